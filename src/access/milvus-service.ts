@@ -1,0 +1,741 @@
+/**
+ * The proxy: MilvusService over gRPC. Validates requests, resolves names, assigns consistency
+ * timestamps, and turns domain results into the wire shapes the official SDK decodes. No storage
+ * logic lives here; every failure becomes a Milvus-coded Status inside the reply (gRPC OK), as in
+ * Milvus, so clients branch on `code`/`error_code` and never retry a client error.
+ */
+import type { CollectionInfo, ConsistencyLevel } from '../catalog/model.js'
+import { DbError, invalid } from '../common/errors.js'
+import type { Logger } from '../common/log.js'
+import type { Timestamp } from '../common/tso.js'
+import type { RootCoord } from '../coord/root-coord.js'
+import { parseFilter, primaryKeyTerms, type FilterPlan } from '../expr/index.js'
+import { normalizeMetric, type MetricType } from '../index/index.js'
+import type { DataPlane } from '../nodes/data-plane.js'
+import { count, gather, retrieve, search, type RowSelection } from '../query/executor.js'
+import { decodeCollectionSchema, encodeCollectionSchema } from '../schema/schema-codec.js'
+import { decodeInsertData, decodePlaceholderVectors, encodeDynamicField, encodeFieldData, encodeIds } from '../schema/field-data.js'
+import type { Column, ColumnOf } from '../schema/columns.js'
+import { DYNAMIC_FIELD_NAME, isVectorType, primaryField, type FieldSchema } from '../schema/types.js'
+import type { Metrics } from './metrics.js'
+import { isDecodeFailure, loadMilvusProto, type MilvusProto } from './proto.js'
+import { errorStatus, okStatus } from './status.js'
+import { boundedTs, int, kvToRecord, recordToKv, str, strList, templateValues, tsString, utcMs, type Req } from './wire.js'
+
+export interface CallContext {
+  /** From the `dbname` metadata the SDK attaches to every call. */
+  readonly dbName: string
+}
+
+type Handler = (req: Req, ctx: CallContext) => Promise<Record<string, unknown>>
+
+export interface MilvusServiceDeps {
+  readonly root: RootCoord
+  readonly data: DataPlane
+  readonly log: Logger
+  readonly metrics: Metrics
+  readonly version: string
+  readonly deployMode: string
+}
+
+const MAX_TOPK = 16384
+const BOUNDED_GRACE_MS = 5000
+
+const CONSISTENCY_NAMES: readonly ConsistencyLevel[] = ['Strong', 'Session', 'Bounded', 'Eventually', 'Customized']
+
+export class MilvusService {
+  private readonly d: MilvusServiceDeps
+  private readonly proto: MilvusProto
+  private readonly handlers: Record<string, Handler>
+  private nextIdentifier = BigInt(Date.now()) * 1000n
+
+  constructor(deps: MilvusServiceDeps) {
+    this.d = deps
+    this.proto = loadMilvusProto()
+    this.handlers = this.buildHandlers()
+  }
+
+  implemented(method: string): boolean {
+    return method in this.handlers
+  }
+
+  /** Runs one unary call; never throws. Replies whose type is a bare Status get the Status itself. */
+  async call(method: string, req: unknown, ctx: CallContext): Promise<Record<string, unknown>> {
+    const started = performance.now()
+    const bareStatus = this.responseIsStatus(method)
+    let outcome = 'success'
+    try {
+      if (isDecodeFailure(req)) throw invalid(`malformed ${method} request: ${req.__decodeError}`)
+      const h = this.handlers[method]
+      if (!h) throw new DbError('ServiceUnimplemented', `RPC ${method} is not implemented by Harrier yet`)
+      const res = await h((req ?? {}) as Req, ctx)
+      return bareStatus ? okStatus() as unknown as Record<string, unknown> : { status: okStatus(), ...res }
+    } catch (e) {
+      outcome = 'fail'
+      const status = errorStatus(e)
+      if (status.code === 5 || status.code === 65535) this.d.log.error({ err: e, method }, 'request failed')
+      else this.d.log.debug({ method, reason: status.reason }, 'request rejected')
+      return bareStatus ? (status as unknown as Record<string, unknown>) : { status }
+    } finally {
+      this.d.metrics.observeRequest(method, outcome, (performance.now() - started) / 1000)
+    }
+  }
+
+  private responseIsStatus(method: string): boolean {
+    const m = this.proto.root.lookupService('milvus.proto.milvus.MilvusService').methods[method]
+    return !!m && m.resolvedResponseType?.fullName === '.milvus.proto.common.Status'
+  }
+
+  private db(req: Req, ctx: CallContext): string {
+    return str(req.db_name) || ctx.dbName || 'default'
+  }
+
+  private coll(req: Req, ctx: CallContext, key = 'collection_name'): CollectionInfo {
+    const name = str(req[key])
+    if (!name) throw invalid('collection name should not be empty')
+    return this.d.root.collection(this.db(req, ctx), name)
+  }
+
+  // ================================================================ handlers
+
+  private buildHandlers(): Record<string, Handler> {
+    const { root, data } = this.d
+    return {
+      Connect: async () => ({
+        server_info: {
+          build_tags: this.d.version,
+          build_time: '',
+          git_commit: '',
+          go_version: `node ${process.version}`,
+          deploy_mode: this.d.deployMode,
+          reserved: { harrier: this.d.version },
+        },
+        identifier: (this.nextIdentifier++).toString(),
+      }),
+      GetVersion: async () => ({ version: this.d.version }),
+      CheckHealth: async () => ({ isHealthy: true, reasons: [], quota_states: [] }),
+      GetComponentStates: async () => ({
+        state: { nodeID: '1', role: 'Proxy', state_code: 'Healthy', extra_info: [] },
+        subcomponent_states: [],
+      }),
+      AllocTimestamp: async () => ({ timestamp: tsString(data.now()) }),
+      GetMetrics: async (req) => {
+        let spec: { metric_type?: string }
+        try {
+          spec = JSON.parse(str(req.request) || '{}') as { metric_type?: string }
+        } catch {
+          throw invalid('GetMetrics request must be a JSON object such as {"metric_type":"system_info"}')
+        }
+        if (spec.metric_type !== 'system_info') throw new DbError('MetricNotFound', `metric type ${String(spec.metric_type)}`)
+        return { response: JSON.stringify(this.systemInfo()), component_name: 'standalone' }
+      },
+
+      // ---------------------------------------------------------- databases
+      CreateDatabase: async (req) => {
+        await root.createDatabase(str(req.db_name), kvToRecord(req.properties))
+        return {}
+      },
+      DropDatabase: async (req) => {
+        await root.dropDatabase(str(req.db_name))
+        return {}
+      },
+      ListDatabases: async () => {
+        const dbs = root.listDatabases()
+        return { db_names: dbs.map((d) => d.name), created_timestamp: dbs.map((d) => tsString(d.createdTs)), db_ids: dbs.map((d) => d.id.toString()) }
+      },
+      DescribeDatabase: async (req, ctx) => {
+        const db = root.database(this.db(req, ctx))
+        return { db_name: db.name, dbID: db.id.toString(), created_timestamp: tsString(db.createdTs), properties: recordToKv(db.properties) }
+      },
+      AlterDatabase: async (req, ctx) => {
+        await root.alterDatabase(this.db(req, ctx), kvToRecord(req.properties), strList(req.delete_keys))
+        return {}
+      },
+
+      // ---------------------------------------------------------- collections
+      CreateCollection: async (req, ctx) => {
+        const name = str(req.collection_name)
+        const schemaBytes = req.schema as Uint8Array | undefined
+        if (!schemaBytes || schemaBytes.length === 0) throw invalid('collection schema should not be empty')
+        const schema = decodeCollectionSchema(schemaBytes, name)
+        const level = str(req.consistency_level) as ConsistencyLevel
+        await root.createCollection({
+          db: this.db(req, ctx),
+          name,
+          schema,
+          shardsNum: int(req.shards_num, 'shards_num', 1),
+          consistencyLevel: CONSISTENCY_NAMES.includes(level) ? level : 'Bounded',
+          properties: kvToRecord(req.properties),
+          numPartitions: int(req.num_partitions, 'num_partitions', 0),
+        })
+        return {}
+      },
+      DropCollection: async (req, ctx) => {
+        await root.dropCollection(this.db(req, ctx), str(req.collection_name))
+        return {}
+      },
+      HasCollection: async (req, ctx) => ({ value: root.hasCollection(this.db(req, ctx), str(req.collection_name)) }),
+      DescribeCollection: async (req, ctx) => {
+        const id = str(req.collectionID)
+        const c = str(req.collection_name) ? this.coll(req, ctx) : id && id !== '0' ? root.collectionById(BigInt(id)) : this.coll(req, ctx)
+        return this.describe(c)
+      },
+      BatchDescribeCollection: async (req, ctx) => {
+        const names = strList(req.collection_name)
+        const responses = names.map((n) => {
+          try {
+            return { status: okStatus(), ...this.describe(root.collection(this.db(req, ctx), n)) }
+          } catch (e) {
+            return { status: errorStatus(e) }
+          }
+        })
+        return { responses }
+      },
+      ShowCollections: async (req, ctx) => {
+        let cs = root.listCollections(this.db(req, ctx))
+        const only = strList(req.collection_names)
+        if (only.length > 0) {
+          for (const n of only) if (!cs.some((c) => c.name === n)) throw new DbError('CollectionNotFound', `collection=${n}`)
+          cs = cs.filter((c) => only.includes(c.name))
+        }
+        if (str(req.type) === 'InMemory') cs = cs.filter((c) => c.load)
+        return {
+          collection_names: cs.map((c) => c.name),
+          collection_ids: cs.map((c) => c.id.toString()),
+          created_timestamps: cs.map((c) => tsString(c.createdTs)),
+          created_utc_timestamps: cs.map((c) => utcMs(c.createdTs)),
+          inMemory_percentages: cs.map((c) => (c.load ? 100 : 0)),
+          query_service_available: cs.map((c) => !!c.load),
+          shards_num: cs.map((c) => c.shardsNum),
+        }
+      },
+      RenameCollection: async (req, ctx) => {
+        await root.renameCollection(this.db(req, ctx), str(req.oldName), str(req.newName), str(req.newDBName))
+        return {}
+      },
+      AlterCollection: async (req, ctx) => {
+        await root.alterCollection(this.coll(req, ctx), kvToRecord(req.properties), strList(req.delete_keys))
+        return {}
+      },
+      GetCollectionStatistics: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        const n = count(data.runtime(c.id), { ts: await data.readTimestamp(data.now()) })
+        return { stats: [{ key: 'row_count', value: String(n) }] }
+      },
+
+      // ---------------------------------------------------------- partitions
+      CreatePartition: async (req, ctx) => {
+        await root.createPartition(this.coll(req, ctx), str(req.partition_name))
+        return {}
+      },
+      DropPartition: async (req, ctx) => {
+        await root.dropPartition(this.coll(req, ctx), str(req.partition_name))
+        return {}
+      },
+      HasPartition: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        return { value: c.partitions.some((p) => p.name === str(req.partition_name)) }
+      },
+      ShowPartitions: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        let ps = c.partitions
+        const only = strList(req.partition_names)
+        if (only.length > 0) ps = only.map((n) => root.partition(c, n))
+        return {
+          partition_names: ps.map((p) => p.name),
+          partitionIDs: ps.map((p) => p.id.toString()),
+          created_timestamps: ps.map((p) => tsString(p.createdTs)),
+          created_utc_timestamps: ps.map((p) => utcMs(p.createdTs)),
+          inMemory_percentages: ps.map((p) => (root.partitionLoaded(c, p.id) ? 100 : 0)),
+        }
+      },
+      GetPartitionStatistics: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        const p = root.partition(c, str(req.partition_name))
+        const n = count(data.runtime(c.id), { ts: await data.readTimestamp(data.now()), partitionIds: new Set([p.id]) })
+        return { stats: [{ key: 'row_count', value: String(n) }] }
+      },
+      LoadPartitions: async (req, ctx) => {
+        const names = strList(req.partition_names)
+        if (names.length === 0) throw invalid('partition names should not be empty')
+        await root.load(this.coll(req, ctx), int(req.replica_number, 'replica_number', 1), names, strList(req.load_fields))
+        return {}
+      },
+      ReleasePartitions: async (req, ctx) => {
+        const names = strList(req.partition_names)
+        if (names.length === 0) throw invalid('partition names should not be empty')
+        await root.release(this.coll(req, ctx), names)
+        return {}
+      },
+
+      // ---------------------------------------------------------- aliases
+      CreateAlias: async (req, ctx) => {
+        await root.createAlias(this.db(req, ctx), str(req.collection_name), str(req.alias))
+        return {}
+      },
+      AlterAlias: async (req, ctx) => {
+        await root.alterAlias(this.db(req, ctx), str(req.collection_name), str(req.alias))
+        return {}
+      },
+      DropAlias: async (req, ctx) => {
+        await root.dropAlias(this.db(req, ctx), str(req.alias))
+        return {}
+      },
+      DescribeAlias: async (req, ctx) => {
+        const a = root.describeAlias(this.db(req, ctx), str(req.alias))
+        return { db_name: a.db, alias: a.alias, collection: a.collection }
+      },
+      ListAliases: async (req, ctx) => ({
+        db_name: this.db(req, ctx),
+        collection_name: str(req.collection_name),
+        aliases: root.listAliases(this.db(req, ctx), str(req.collection_name) || undefined),
+      }),
+
+      // ---------------------------------------------------------- indexes
+      CreateIndex: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        const params = kvToRecord(req.extra_params)
+        // The SDK sends user params as a JSON string under `params`; flatten them like Milvus does.
+        if (params.params) {
+          try {
+            const inner = JSON.parse(params.params) as Record<string, unknown>
+            for (const [k, v] of Object.entries(inner)) if (!(k in params)) params[k] = String(v)
+          } catch {
+            throw invalid(`index params must be a JSON object: ${params.params}`)
+          }
+        }
+        await root.createIndex(c, {
+          fieldName: str(req.field_name),
+          indexName: str(req.index_name),
+          indexType: params.index_type ?? '',
+          metricType: params.metric_type ?? '',
+          params,
+        })
+        return {}
+      },
+      DescribeIndex: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        const rows = await this.totalRows(c)
+        return {
+          index_descriptions: root.findIndexes(c, str(req.field_name), str(req.index_name)).map((i) => ({
+            index_name: i.name,
+            indexID: i.id.toString(),
+            params: recordToKv({ ...i.params, index_type: i.indexType, ...(i.metricType ? { metric_type: i.metricType } : {}) }),
+            field_name: i.fieldName,
+            indexed_rows: String(rows),
+            total_rows: String(rows),
+            pending_index_rows: '0',
+            state: 'Finished',
+            index_state_fail_reason: '',
+          })),
+        }
+      },
+      GetIndexStatistics: async (req, ctx) => this.handlers.DescribeIndex!(req, ctx),
+      GetIndexState: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        root.findIndexes(c, str(req.field_name), str(req.index_name))
+        return { state: 'Finished', fail_reason: '' }
+      },
+      GetIndexBuildProgress: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        root.findIndexes(c, str(req.field_name), str(req.index_name))
+        const rows = String(await this.totalRows(c))
+        return { indexed_rows: rows, total_rows: rows }
+      },
+      DropIndex: async (req, ctx) => {
+        await root.dropIndex(this.coll(req, ctx), str(req.field_name), str(req.index_name))
+        return {}
+      },
+
+      // ---------------------------------------------------------- load
+      LoadCollection: async (req, ctx) => {
+        await root.load(this.coll(req, ctx), int(req.replica_number, 'replica_number', 1), undefined, strList(req.load_fields))
+        return {}
+      },
+      ReleaseCollection: async (req, ctx) => {
+        await root.release(this.coll(req, ctx))
+        return {}
+      },
+      GetLoadState: async (req, ctx) => {
+        return { state: root.loadState(this.coll(req, ctx), strList(req.partition_names)) }
+      },
+      GetLoadingProgress: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        const state = root.loadState(c, strList(req.partition_names))
+        if (state !== 'LoadStateLoaded') throw new DbError('CollectionNotLoaded', `collection=${c.name}`)
+        return { progress: '100', refresh_progress: '100' }
+      },
+
+      // ---------------------------------------------------------- writes
+      Insert: async (req, ctx) => this.write(req, ctx, 'insert'),
+      Upsert: async (req, ctx) => this.write(req, ctx, 'upsert'),
+      Delete: async (req, ctx) => {
+        const c = this.coll(req, ctx)
+        const expr = str(req.expr).trim()
+        if (!expr) throw invalid('expression should not be empty for delete')
+        const plan = parseFilter(expr, c.schema, { templateValues: templateValues(req.expr_template_values) })
+        const rt = data.runtime(c.id)
+        const pkField = primaryField(c.schema)
+        const partitionIds = this.partitionFilter(c, str(req.partition_name) ? [str(req.partition_name)] : [], false)
+        let pks = primaryKeyTerms(plan, c.schema)
+        if (!pks || partitionIds) {
+          // General expressions delete what a Strong query matches now, as Milvus's proxy does.
+          const sel = retrieve(rt, { ts: await data.readTimestamp(data.now()), filter: plan, partitionIds, offset: 0 })
+          const col = gather(pkField, sel)
+          pks = col.type === 'Int64' ? [...col.data] : col.type === 'VarChar' ? col.data : []
+        }
+        const keys = pkField.dataType === 'Int64' ? BigInt64Array.from(pks as bigint[]) : (pks as string[])
+        if (keys.length === 0) return { IDs: encodeIds(keys, pkField.dataType as 'Int64' | 'VarChar'), delete_cnt: '0', timestamp: tsString(data.now()) }
+        const ts = await data.delete(c.id, keys)
+        this.d.metrics.mutations('delete', keys.length)
+        return { IDs: encodeIds(keys, pkField.dataType as 'Int64' | 'VarChar'), delete_cnt: String(keys.length), timestamp: tsString(ts) }
+      },
+      Flush: async (req, ctx) => {
+        const db = this.db(req, ctx)
+        const cs = strList(req.collection_names).map((n) => root.collection(db, n))
+        const res = await data.flush(cs.map((c) => c.id))
+        const segs: Record<string, { data: string[] }> = {}
+        const flushTs: Record<string, string> = {}
+        for (const c of cs) {
+          segs[c.name] = { data: (res.segments.get(c.id) ?? []).map(String) }
+          flushTs[c.name] = tsString(res.flushTs)
+        }
+        return { db_name: db, coll_segIDs: segs, flush_coll_segIDs: segs, coll_seal_times: {}, coll_flush_ts: flushTs, channel_cps: {} }
+      },
+      // Flush completes synchronously (segments are persisted before Flush returns).
+      GetFlushState: async () => ({ flushed: true }),
+      FlushAll: async () => {
+        const res = await data.flush()
+        return { flush_all_ts: tsString(res.flushTs) }
+      },
+      GetFlushAllState: async () => ({ flushed: true }),
+
+      // ---------------------------------------------------------- reads
+      Query: async (req, ctx) => this.query(req, ctx),
+      Search: async (req, ctx) => this.search(req, ctx),
+    }
+  }
+
+  // ================================================================ helpers
+
+  private describe(c: CollectionInfo): Record<string, unknown> {
+    const db = this.d.root.listDatabases().find((d) => d.id === c.dbId)
+    return {
+      schema: encodeCollectionSchema(c.schema),
+      collectionID: c.id.toString(),
+      virtual_channel_names: Array.from({ length: c.shardsNum }, (_, i) => `by-dev-rootcoord-dml_0_${c.id}v${i}`),
+      physical_channel_names: Array.from({ length: c.shardsNum }, () => 'by-dev-rootcoord-dml_0'),
+      created_timestamp: tsString(c.createdTs),
+      created_utc_timestamp: utcMs(c.createdTs),
+      shards_num: c.shardsNum,
+      aliases: this.d.root.aliasesOf(c),
+      start_positions: [],
+      consistency_level: c.consistencyLevel,
+      collection_name: c.name,
+      properties: recordToKv(c.properties),
+      db_name: db?.name ?? '',
+      num_partitions: String(c.numPartitions || c.partitions.length),
+      db_id: c.dbId.toString(),
+      update_timestamp: tsString(c.updateTs),
+      update_timestamp_str: utcMs(c.updateTs),
+    }
+  }
+
+  private async totalRows(c: CollectionInfo): Promise<number> {
+    return count(this.d.data.runtime(c.id), { ts: await this.d.data.readTimestamp(this.d.data.now()) })
+  }
+
+  private systemInfo(): Record<string, unknown> {
+    const s = this.d.data.stats()
+    return {
+      nodes_info: [
+        {
+          identifier: 1,
+          connected: [],
+          infos: {
+            name: 'standalone1',
+            type: 'standalone',
+            hardware_infos: { cpu_core_count: 0, memory: process.memoryUsage().rss },
+            system_info: { deploy_mode: this.d.deployMode, build_version: this.d.version },
+            created_time: new Date(Date.now() - process.uptime() * 1000).toISOString(),
+            updated_time: new Date().toISOString(),
+            type_info: { collections: s.collections, growing_rows: s.growingRows },
+          },
+        },
+      ],
+    }
+  }
+
+  private async write(req: Req, ctx: CallContext, mode: 'insert' | 'upsert'): Promise<Record<string, unknown>> {
+    const c = this.coll(req, ctx)
+    const { data } = this.d
+    const numRows = int(req.num_rows, 'num_rows', 0)
+    const partName = str(req.partition_name)
+    const hasPartitionKey = c.schema.fields.some((f) => f.isPartitionKey)
+    if (partName && hasPartitionKey) throw invalid('not support manually specifying the partition names if partition key mode is used')
+    const partitionId = partName ? this.d.root.partition(c, partName).id : undefined
+    const pkField = primaryField(c.schema)
+    const pkType = pkField.dataType as 'Int64' | 'VarChar'
+    // IDs are reserved durably before use, so an autoID value is never handed out twice.
+    const firstId = mode === 'insert' && pkField.autoId && numRows > 0 ? await this.d.root.allocIds(numRows) : 0n
+    const batch = decodeInsertData(c.schema, (req.fields_data ?? []) as Record<string, unknown>[], numRows, {
+      mode,
+      allocateIds: (n: number) => Array.from({ length: n }, (_, i) => firstId + BigInt(i)),
+    })
+    const ts = await data.insert(c.id, batch, partitionId, { upsert: mode === 'upsert' })
+    this.d.metrics.mutations(mode, batch.numRows)
+    const n = String(batch.numRows)
+    return {
+      IDs: encodeIds(batch.primaryKeys, pkType),
+      succ_index: Array.from({ length: batch.numRows }, (_, i) => i),
+      err_index: [],
+      acknowledged: true,
+      insert_cnt: n,
+      delete_cnt: '0',
+      upsert_cnt: mode === 'upsert' ? n : '0',
+      timestamp: tsString(ts),
+    }
+  }
+
+  private partitionFilter(c: CollectionInfo, names: readonly string[], mustBeLoaded: boolean): Set<bigint> | undefined {
+    const loadedIds = c.load?.partitionIds
+    if (names.length === 0) return loadedIds ? new Set(loadedIds) : undefined
+    const ids = new Set<bigint>()
+    for (const n of names) {
+      const p = this.d.root.partition(c, n)
+      if (mustBeLoaded && !this.d.root.partitionLoaded(c, p.id)) throw new DbError('PartitionNotLoaded', `partition=${n}`)
+      ids.add(p.id)
+    }
+    return ids
+  }
+
+  private requireLoaded(c: CollectionInfo): void {
+    if (!c.load) throw new DbError('CollectionNotLoaded', `collection=${c.name}`)
+  }
+
+  private async snapshotTs(req: Req, c: CollectionInfo): Promise<Timestamp> {
+    const { data } = this.d
+    const asked = str(req.consistency_level) as ConsistencyLevel
+    const level: ConsistencyLevel = req.use_default_consistency || !CONSISTENCY_NAMES.includes(asked) ? c.consistencyLevel : asked
+    let guarantee: Timestamp
+    switch (level) {
+      case 'Strong':
+        guarantee = data.now()
+        break
+      case 'Bounded':
+        guarantee = boundedTs(Date.now(), BOUNDED_GRACE_MS)
+        break
+      case 'Eventually':
+        guarantee = 1n
+        break
+      case 'Session':
+      case 'Customized': {
+        const g = BigInt(str(req.guarantee_timestamp) || '0')
+        // Session without a client timestamp still reads its own writes: everything acknowledged.
+        guarantee = g > 0n ? g : data.now()
+        break
+      }
+    }
+    return data.readTimestamp(guarantee)
+  }
+
+  private parse(c: CollectionInfo, text: string, req: Req): FilterPlan | undefined {
+    const t = text.trim()
+    if (!t) return undefined
+    return parseFilter(t, c.schema, { templateValues: templateValues(req.expr_template_values) })
+  }
+
+  /** Milvus's translateOutputFields: '*' expands to every field; unknown names are dynamic keys or errors. */
+  private outputFields(c: CollectionInfo, requested: readonly string[], opts: { withVectors: boolean }): { fields: FieldSchema[]; dynamicKeys: string[] | 'all' | undefined; names: string[] } {
+    const schema = c.schema
+    const dyn = schema.fields.find((f) => f.isDynamic)
+    const fields: FieldSchema[] = []
+    const names: string[] = []
+    let dynamicKeys: string[] | 'all' | undefined
+    const add = (f: FieldSchema) => {
+      if (!fields.includes(f)) {
+        fields.push(f)
+        if (!f.isDynamic) names.push(f.name)
+      }
+    }
+    add(primaryField(schema))
+    for (const raw of requested) {
+      const name = raw.trim()
+      if (!name) continue
+      if (name === '*') {
+        for (const f of schema.fields) if (!f.isDynamic && (opts.withVectors || !isVectorType(f.dataType))) add(f)
+        if (dyn) dynamicKeys = 'all'
+        continue
+      }
+      const f = schema.fields.find((x) => x.name === name)
+      if (f && !f.isDynamic) {
+        add(f)
+      } else if (name === DYNAMIC_FIELD_NAME && dyn) {
+        dynamicKeys = 'all'
+      } else if (dyn && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        if (dynamicKeys !== 'all') {
+          dynamicKeys = dynamicKeys ?? []
+          if (!dynamicKeys.includes(name)) dynamicKeys.push(name)
+        }
+      } else {
+        throw new DbError('FieldNotFound', `field ${name} not exist`)
+      }
+    }
+    if (dynamicKeys !== undefined && dyn) {
+      fields.push(dyn)
+      if (dynamicKeys === 'all') names.push(DYNAMIC_FIELD_NAME)
+      else names.push(...dynamicKeys)
+    }
+    return { fields, dynamicKeys, names }
+  }
+
+  private encodeOutputs(out: ReturnType<MilvusService['outputFields']>, sel: RowSelection): Record<string, unknown>[] {
+    return out.fields.map((f) => {
+      const col: Column = gather(f, sel)
+      if (f.isDynamic) return encodeDynamicField(f, col as ColumnOf<'JSON'>, out.dynamicKeys ?? 'all')
+      return encodeFieldData(f, col)
+    })
+  }
+
+  private async query(req: Req, ctx: CallContext): Promise<Record<string, unknown>> {
+    const c = this.coll(req, ctx)
+    this.requireLoaded(c)
+    const { data } = this.d
+    const params = kvToRecord(req.query_params)
+    const limit = params.limit !== undefined && params.limit !== '' ? int(params.limit, 'limit') : undefined
+    const offset = int(params.offset, 'offset', 0)
+    if (limit !== undefined && (limit < 0 || limit + offset > MAX_TOPK)) {
+      throw invalid(`invalid max query result window, (offset+limit) should be in range [1, ${MAX_TOPK}], but got ${limit + offset}`)
+    }
+    if (offset < 0) throw invalid(`offset [${offset}] is invalid, should be gte than 0`)
+    const plan = this.parse(c, str(req.expr), req)
+    const requested = strList(req.output_fields)
+    const partitionIds = this.partitionFilter(c, strList(req.partition_names), true)
+    const ts = await this.snapshotTs(req, c)
+    const rt = data.runtime(c.id)
+    if (requested.some((f) => f.trim().toLowerCase() === 'count(*)')) {
+      if (requested.length > 1) throw invalid('count entities with pagination is not allowed')
+      const n = count(rt, { ts, filter: plan, partitionIds })
+      return {
+        fields_data: [{ type: 'Int64', field_name: 'count(*)', field_id: '0', scalars: { long_data: { data: [String(n)] } }, valid_data: [] }],
+        collection_name: c.name,
+        output_fields: ['count(*)'],
+        session_ts: tsString(ts),
+        primary_field_name: primaryField(c.schema).name,
+      }
+    }
+    if (!plan && limit === undefined) throw invalid('empty expression should be used with limit')
+    const out = this.outputFields(c, requested, { withVectors: true })
+    const sel = retrieve(rt, { ts, filter: plan, partitionIds, limit, offset })
+    return {
+      fields_data: this.encodeOutputs(out, sel),
+      collection_name: c.name,
+      output_fields: out.names,
+      session_ts: tsString(ts),
+      primary_field_name: primaryField(c.schema).name,
+    }
+  }
+
+  private async search(req: Req, ctx: CallContext): Promise<Record<string, unknown>> {
+    const c = this.coll(req, ctx)
+    this.requireLoaded(c)
+    const { data } = this.d
+    const sp = kvToRecord(req.search_params)
+    let extra: Record<string, unknown> = {}
+    if (sp.params) {
+      try {
+        extra = JSON.parse(sp.params) as Record<string, unknown>
+      } catch {
+        throw invalid(`search params must be a JSON object: ${sp.params}`)
+      }
+    }
+    const param = (k: string): string | undefined => sp[k] ?? (extra[k] !== undefined ? String(extra[k]) : undefined)
+    if (param('group_by_field')) throw new DbError('ServiceUnimplemented', 'grouping search (group_by_field) is not implemented by Harrier yet')
+    if (req.search_by_primary_keys || (req.ids && (req.ids as Record<string, unknown>).id_field)) {
+      throw new DbError('ServiceUnimplemented', 'search by primary keys is not implemented by Harrier yet')
+    }
+    if (param('iterator') === 'true' || param('search_iter_v2') === 'true') {
+      throw new DbError('ServiceUnimplemented', 'search iterator v2 is not implemented by Harrier yet')
+    }
+    const vectorFields = c.schema.fields.filter((f) => isVectorType(f.dataType))
+    const annsName = param('anns_field') ?? ''
+    let anns: FieldSchema | undefined
+    if (annsName) {
+      anns = c.schema.fields.find((f) => f.name === annsName)
+      if (!anns) throw new DbError('FieldNotFound', `failed to get field schema by name: ${annsName}`)
+      if (!isVectorType(anns.dataType)) throw invalid(`field ${annsName} is not a vector field`)
+    } else if (vectorFields.length === 1) {
+      anns = vectorFields[0]
+    } else {
+      throw invalid('multiple anns_fields exist, please specify a anns_field in search_params')
+    }
+    const field = anns!
+    const topk = int(param('topk') ?? param('limit'), 'topk', 0)
+    if (topk <= 0 || topk > MAX_TOPK) throw invalid(`topk [${topk}] is invalid, it should be in range [1, ${MAX_TOPK}]`)
+    const offset = int(param('offset'), 'offset', 0)
+    if (offset < 0 || offset + topk > MAX_TOPK) throw invalid(`top k + offset should be in range [1, ${MAX_TOPK}], but got ${offset + topk}`)
+    const roundDecimal = int(param('round_decimal'), 'round_decimal', -1)
+    if (roundDecimal !== -1 && (roundDecimal < 0 || roundDecimal > 6)) throw invalid(`round_decimal ${roundDecimal} is invalid, should be -1 or an integer in range [0, 6]`)
+    const index = c.indexes.find((i) => i.fieldId === field.fieldId)
+    const asked = param('metric_type') ?? ''
+    let metric: MetricType
+    if (asked) {
+      metric = normalizeMetric(asked, field.dataType as never)
+      if (index?.metricType && index.metricType !== metric) {
+        throw invalid(`metric type not match: invalid parameter[expected=${index.metricType}][actual=${metric}]`)
+      }
+    } else {
+      metric = normalizeMetric(index?.metricType || undefined, field.dataType as never)
+    }
+    const radius = param('radius') !== undefined ? Number(param('radius')) : undefined
+    const rangeFilter = param('range_filter') !== undefined ? Number(param('range_filter')) : undefined
+    if ((radius !== undefined && !Number.isFinite(radius)) || (rangeFilter !== undefined && !Number.isFinite(rangeFilter))) {
+      throw invalid('radius and range_filter must be numbers')
+    }
+    const pgBytes = req.placeholder_group as Uint8Array | undefined
+    if (!pgBytes || pgBytes.length === 0) throw invalid('search requires query vectors (placeholder_group is empty)')
+    let group: { placeholders?: { tag?: string; type?: string; values?: Uint8Array[] }[] }
+    try {
+      group = this.proto.decode('milvus.proto.common.PlaceholderGroup', pgBytes) as typeof group
+    } catch (e) {
+      throw invalid(`malformed placeholder group: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    const ph = group.placeholders?.[0]
+    if (!ph || !ph.values || ph.values.length === 0) throw invalid('search requires at least one query vector')
+    if (ph.values.length > MAX_TOPK) throw invalid(`nq (number of search vectors) ${ph.values.length} exceeds ${MAX_TOPK}`)
+    const queries = decodePlaceholderVectors(field, str(ph.type), ph.values)
+    const plan = this.parse(c, str(req.dsl), req)
+    const out = this.outputFields(c, strList(req.output_fields), { withVectors: true })
+    const partitionIds = this.partitionFilter(c, strList(req.partition_names), true)
+    const ts = await this.snapshotTs(req, c)
+    const started = performance.now()
+    const res = search(data.runtime(c.id), { ts, filter: plan, partitionIds, annsField: field.name, queries, metric, topk, offset, radius, rangeFilter })
+    this.d.metrics.searched(ph.values.length, (performance.now() - started) / 1000)
+    let scores: number[] = Array.from(res.scores)
+    if (roundDecimal >= 0) {
+      const m = 10 ** roundDecimal
+      scores = scores.map((s) => Math.round(s * m) / m)
+    }
+    const pkField = primaryField(c.schema)
+    const pkCol = gather(pkField, res)
+    const ids = pkCol.type === 'Int64' ? pkCol.data : pkCol.type === 'VarChar' ? pkCol.data : []
+    return {
+      results: {
+        num_queries: String(ph.values.length),
+        top_k: String(topk),
+        fields_data: this.encodeOutputs(out, res),
+        scores,
+        distances: [],
+        ids: encodeIds(ids, pkField.dataType as 'Int64' | 'VarChar'),
+        topks: res.topks.map(String),
+        output_fields: out.names,
+        all_search_count: String(res.row.length),
+        primary_field_name: pkField.name,
+        recalls: [],
+      },
+      collection_name: c.name,
+      session_ts: tsString(ts),
+    }
+  }
+}
+

@@ -1,0 +1,197 @@
+/**
+ * The catalog: typed records over the MetaStore, with the whole key layout in this file. A
+ * write-through cache answers reads (DescribeCollection is on every SDK call path); every mutation
+ * is one MetaStore transaction, so a crash leaves either the old or the new catalog, never a mix.
+ *
+ * Key layout under `root`:
+ *   db/{dbId}                      DatabaseInfo
+ *   collection/{collectionId}      CollectionInfo (partitions, indexes and load state inline)
+ *   alias/{dbId}/{alias}           AliasInfo
+ *   segment/{collectionId}/{id}    SegmentInfo (flushed segments only)
+ *   deltalog/{collectionId}/{id}   DeltalogInfo
+ *   checkpoint/{collectionId}/{shard}  ShardCheckpoint
+ *   idalloc                        next unallocated ID (decimal)
+ */
+import { DbError } from '../common/errors.js'
+import type { MetaStore, TxnOp } from '../infra/index.js'
+import { fromJson, toJson } from './codec.js'
+import type { AliasInfo, CollectionInfo, DatabaseInfo, DeltalogInfo, SegmentInfo, ShardCheckpoint } from './model.js'
+
+export interface FlushCommit {
+  readonly segments: readonly SegmentInfo[]
+  readonly deltalogs: readonly DeltalogInfo[]
+  readonly checkpoints: readonly ShardCheckpoint[]
+}
+
+const ID_BLOCK = 1_000_000n
+
+export class Catalog {
+  private readonly store: MetaStore
+  private readonly root: string
+  private readonly dbs = new Map<bigint, DatabaseInfo>()
+  private readonly collections = new Map<bigint, CollectionInfo>()
+  private readonly aliases = new Map<string, AliasInfo>()
+  private readonly segments = new Map<bigint, Map<bigint, SegmentInfo>>()
+  private readonly deltalogs = new Map<bigint, DeltalogInfo[]>()
+  private readonly checkpoints = new Map<string, ShardCheckpoint>()
+  private nextId = 0n
+  private idCeiling = 0n
+  private idLock: Promise<unknown> = Promise.resolve()
+
+  constructor(store: MetaStore, root = 'harrier/meta/') {
+    this.store = store
+    this.root = root
+  }
+
+  private k(...parts: (string | bigint | number)[]): string {
+    return this.root + parts.map(String).join('/')
+  }
+
+  async load(): Promise<void> {
+    const scan = async <T>(prefix: string): Promise<T[]> =>
+      (await this.store.scan(this.k(prefix) + '/')).map((kv) => fromJson<T>(kv.value))
+    for (const d of await scan<DatabaseInfo>('db')) this.dbs.set(d.id, d)
+    for (const c of await scan<CollectionInfo>('collection')) this.collections.set(c.id, c)
+    for (const a of await scan<AliasInfo>('alias')) this.aliases.set(`${a.dbId}/${a.alias}`, a)
+    for (const s of await scan<SegmentInfo>('segment')) this.segmentMap(s.collectionId).set(s.id, s)
+    for (const d of await scan<DeltalogInfo>('deltalog')) this.deltalogList(d.collectionId).push(d)
+    for (const c of await scan<ShardCheckpoint>('checkpoint')) this.checkpoints.set(`${c.collectionId}/${c.shard}`, c)
+    const alloc = await this.store.get(this.k('idalloc'))
+    // Restart above the persisted ceiling: IDs between nextId and the ceiling may have been used.
+    this.nextId = this.idCeiling = alloc ? BigInt(alloc.value) : 1000n
+  }
+
+  /** Unique, never reused across restarts (a block is reserved durably before any ID of it is used). */
+  async allocIds(n: number): Promise<bigint> {
+    const run = async (): Promise<bigint> => {
+      const need = BigInt(n)
+      if (this.nextId + need > this.idCeiling) {
+        const ceiling = this.nextId + (need > ID_BLOCK ? need : ID_BLOCK)
+        await this.store.put(this.k('idalloc'), ceiling.toString())
+        this.idCeiling = ceiling
+      }
+      const start = this.nextId
+      this.nextId += need
+      return start
+    }
+    const p = this.idLock.then(run, run)
+    this.idLock = p.catch(() => undefined)
+    return p
+  }
+
+  // ---- databases
+  listDatabases(): DatabaseInfo[] {
+    return [...this.dbs.values()].sort((a, b) => (a.id < b.id ? -1 : 1))
+  }
+  databaseByName(name: string): DatabaseInfo | undefined {
+    for (const d of this.dbs.values()) if (d.name === name) return d
+    return undefined
+  }
+  async putDatabase(db: DatabaseInfo): Promise<void> {
+    await this.store.put(this.k('db', db.id), toJson(db))
+    this.dbs.set(db.id, db)
+  }
+  async dropDatabase(id: bigint): Promise<void> {
+    await this.store.delete(this.k('db', id))
+    this.dbs.delete(id)
+  }
+
+  // ---- collections
+  collection(id: bigint): CollectionInfo | undefined {
+    return this.collections.get(id)
+  }
+  collectionsOf(dbId: bigint): CollectionInfo[] {
+    return [...this.collections.values()].filter((c) => c.dbId === dbId).sort((a, b) => (a.id < b.id ? -1 : 1))
+  }
+  allCollections(): CollectionInfo[] {
+    return [...this.collections.values()]
+  }
+  collectionByName(dbId: bigint, name: string): CollectionInfo | undefined {
+    for (const c of this.collections.values()) if (c.dbId === dbId && c.name === name) return c
+    return undefined
+  }
+  async putCollection(c: CollectionInfo): Promise<void> {
+    await this.store.put(this.k('collection', c.id), toJson(c))
+    this.collections.set(c.id, c)
+  }
+
+  /** Removes the collection with its aliases, segment records, deltalogs and checkpoints in one txn. */
+  async dropCollection(id: bigint): Promise<{ segments: SegmentInfo[]; deltalogs: DeltalogInfo[] }> {
+    const ops: TxnOp[] = [
+      { type: 'delete', key: this.k('collection', id) },
+      { type: 'deletePrefix', prefix: this.k('segment', id) + '/' },
+      { type: 'deletePrefix', prefix: this.k('deltalog', id) + '/' },
+      { type: 'deletePrefix', prefix: this.k('checkpoint', id) + '/' },
+    ]
+    const aliases = [...this.aliases.values()].filter((a) => a.collectionId === id)
+    for (const a of aliases) ops.push({ type: 'delete', key: this.k('alias', a.dbId, a.alias) })
+    await this.store.txn({ compare: [], success: ops })
+    const segments = [...(this.segments.get(id)?.values() ?? [])]
+    const deltalogs = this.deltalogs.get(id) ?? []
+    this.collections.delete(id)
+    this.segments.delete(id)
+    this.deltalogs.delete(id)
+    for (const a of aliases) this.aliases.delete(`${a.dbId}/${a.alias}`)
+    for (const key of [...this.checkpoints.keys()]) if (key.startsWith(`${id}/`)) this.checkpoints.delete(key)
+    return { segments, deltalogs }
+  }
+
+  // ---- aliases
+  alias(dbId: bigint, alias: string): AliasInfo | undefined {
+    return this.aliases.get(`${dbId}/${alias}`)
+  }
+  aliasesOf(dbId: bigint, collectionId?: bigint): AliasInfo[] {
+    return [...this.aliases.values()]
+      .filter((a) => a.dbId === dbId && (collectionId === undefined || a.collectionId === collectionId))
+      .sort((a, b) => (a.alias < b.alias ? -1 : 1))
+  }
+  async putAlias(a: AliasInfo): Promise<void> {
+    await this.store.put(this.k('alias', a.dbId, a.alias), toJson(a))
+    this.aliases.set(`${a.dbId}/${a.alias}`, a)
+  }
+  async dropAlias(dbId: bigint, alias: string): Promise<void> {
+    await this.store.delete(this.k('alias', dbId, alias))
+    this.aliases.delete(`${dbId}/${alias}`)
+  }
+
+  // ---- segments and checkpoints
+  segmentsOf(collectionId: bigint): SegmentInfo[] {
+    return [...(this.segments.get(collectionId)?.values() ?? [])]
+  }
+  deltalogsOf(collectionId: bigint): DeltalogInfo[] {
+    return [...(this.deltalogs.get(collectionId) ?? [])]
+  }
+  checkpoint(collectionId: bigint, shard: number): ShardCheckpoint | undefined {
+    return this.checkpoints.get(`${collectionId}/${shard}`)
+  }
+
+  /** The flush commit: new segments, deltalogs and advanced checkpoints become visible atomically. */
+  async commitFlush(c: FlushCommit): Promise<void> {
+    const ops: TxnOp[] = []
+    for (const s of c.segments) ops.push({ type: 'put', key: this.k('segment', s.collectionId, s.id), value: toJson(s) })
+    for (const d of c.deltalogs) ops.push({ type: 'put', key: this.k('deltalog', d.collectionId, d.id), value: toJson(d) })
+    for (const p of c.checkpoints) ops.push({ type: 'put', key: this.k('checkpoint', p.collectionId, p.shard), value: toJson(p) })
+    if (ops.length === 0) return
+    // A collection dropped while its flush was writing files must not be resurrected by the commit.
+    const live = [...new Set([...c.segments, ...c.deltalogs, ...c.checkpoints].map((x) => x.collectionId))]
+    const res = await this.store.txn({
+      compare: live.map((id) => ({ key: this.k('collection', id), target: 'version', op: '>', value: 0 })),
+      success: ops,
+    })
+    if (!res.succeeded) throw new DbError('CollectionNotFound', 'collection dropped during flush')
+    for (const s of c.segments) this.segmentMap(s.collectionId).set(s.id, s)
+    for (const d of c.deltalogs) this.deltalogList(d.collectionId).push(d)
+    for (const p of c.checkpoints) this.checkpoints.set(`${p.collectionId}/${p.shard}`, p)
+  }
+
+  private segmentMap(collectionId: bigint): Map<bigint, SegmentInfo> {
+    let m = this.segments.get(collectionId)
+    if (!m) this.segments.set(collectionId, (m = new Map()))
+    return m
+  }
+  private deltalogList(collectionId: bigint): DeltalogInfo[] {
+    let l = this.deltalogs.get(collectionId)
+    if (!l) this.deltalogs.set(collectionId, (l = []))
+    return l
+  }
+}

@@ -1,0 +1,3 @@
+export type { Compare, KeyValue, Lease, MetaStore, TxnOp, TxnRequest, TxnResult, WatchEvent, Watcher } from './meta-store.js'
+export { MemoryMetaStore } from './memory-meta-store.js'
+export { FileMetaStore, type FileMetaStoreOptions, type FileMetaStoreStats } from './file-meta-store.js'

@@ -1,0 +1,514 @@
+/**
+ * The data side of standalone Harrier: the streaming node (WAL append, timestamp order), the data
+ * node (seal, flush to the object store, checkpoint, WAL truncation) and the query node (replicas
+ * of every shard, segment load/release), sharing one in-memory copy of each shard.
+ *
+ * Recovery rebuilds all of it from the three sources of truth: catalog + flushed segment files +
+ * the WAL tail after each shard's checkpoint.
+ */
+import type { Catalog } from '../catalog/catalog.js'
+import type { CollectionInfo, DeltalogInfo, SegmentInfo, ShardCheckpoint } from '../catalog/model.js'
+import { DbError } from '../common/errors.js'
+import type { Logger } from '../common/log.js'
+import type { Timestamp, TsoAllocator } from '../common/tso.js'
+import type { ObjectStore, Wal } from '../infra/index.js'
+import type { Column } from '../schema/columns.js'
+import { concatColumns, takeRows } from '../schema/field-data.js'
+import { primaryField, type FieldSchema } from '../schema/types.js'
+import { RowChunk, Segment } from '../segment/segment.js'
+import { ShardReplica, type FlushSnapshot } from '../segment/shard.js'
+import { decodeDeltaLog, decodeInsertLog, deltaLogKey, encodeDeltaLog, encodeInsertLog, insertLogKey } from '../storage/binlog.js'
+import { DmlChannel } from '../streaming/dml-channel.js'
+import { decodeDmlMessage, type DmlMessage, type DmlPart, type PrimaryKeys } from '../streaming/messages.js'
+import { bucketOf } from '../streaming/routing.js'
+
+export interface DataPlaneConfig {
+  /** A growing segment seals once it holds this many rows (Milvus: ~512 MB; rows are simpler to reason about). */
+  readonly segmentMaxRows: number
+  /** Growing data older than this is flushed by the background loop. */
+  readonly flushIntervalMs: number
+}
+
+export interface DataPlaneDeps {
+  readonly catalog: Catalog
+  readonly objects: ObjectStore
+  readonly wal: Wal
+  readonly tso: TsoAllocator
+  readonly log: Logger
+  readonly config: DataPlaneConfig
+}
+
+export class CollectionRuntime {
+  info: CollectionInfo
+  readonly shards: ShardReplica[]
+  /** Flushed segments whose rows are in memory. */
+  readonly loadedSegments = new Set<bigint>()
+
+  constructor(info: CollectionInfo, checkpoints: (shard: number) => bigint) {
+    this.info = info
+    const pk = primaryField(info.schema).name
+    this.shards = Array.from({ length: info.shardsNum }, (_, i) => new ShardReplica(i, pk, checkpoints(i)))
+  }
+
+  get pkField(): FieldSchema {
+    return primaryField(this.info.schema)
+  }
+}
+
+/** One insert/upsert batch after validation: every stored field, full length. */
+export interface RowBatch {
+  readonly numRows: number
+  readonly columns: ReadonlyMap<string, Column>
+  readonly primaryKeys: PrimaryKeys
+}
+
+export interface RecoveryStats {
+  readonly collections: number
+  readonly flushedSegments: number
+  readonly loadedRows: number
+  readonly replayedMessages: number
+  readonly replayedRows: number
+  readonly ms: number
+}
+
+export class DataPlane {
+  private readonly deps: DataPlaneDeps
+  private readonly runtimes = new Map<bigint, CollectionRuntime>()
+  private channel!: DmlChannel
+  private flushLock: Promise<unknown> = Promise.resolve()
+  private timer: NodeJS.Timeout | undefined
+  private lastFlushMs = Date.now()
+
+  constructor(deps: DataPlaneDeps) {
+    this.deps = deps
+  }
+
+  runtime(collectionId: bigint): CollectionRuntime {
+    const rt = this.runtimes.get(collectionId)
+    if (!rt) throw new DbError('CollectionNotFound', `collection id ${collectionId}`)
+    return rt
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  async recover(): Promise<RecoveryStats> {
+    const t0 = Date.now()
+    const { catalog, tso, wal, log } = this.deps
+    let flushedSegments = 0
+    let loadedRows = 0
+    for (const info of catalog.allCollections()) {
+      const rt = new CollectionRuntime(info, (s) => catalog.checkpoint(info.id, s)?.offset ?? 0n)
+      this.runtimes.set(info.id, rt)
+      for (let s = 0; s < info.shardsNum; s++) {
+        const cp = catalog.checkpoint(info.id, s)
+        if (cp) tso.observe(cp.ts)
+      }
+      await this.loadDeltalogs(rt, catalog.deltalogsOf(info.id))
+      if (info.load) {
+        const n = await this.loadFlushed(rt)
+        flushedSegments += n.segments
+        loadedRows += n.rows
+      }
+    }
+    let from: bigint | undefined
+    for (const rt of this.runtimes.values()) for (const sh of rt.shards) if (from === undefined || sh.checkpoint < from) from = sh.checkpoint
+    let replayedMessages = 0
+    let replayedRows = 0
+    for await (const entry of wal.read(from ?? 0n)) {
+      const msg = decodeDmlMessage(entry.payload)
+      tso.observe(msg.ts)
+      if (this.applyMessage(msg, entry.offset, true)) {
+        replayedMessages++
+        for (const p of msg.parts) if (p.kind === 'insert') replayedRows += p.numRows
+      }
+    }
+    this.channel = new DmlChannel(wal, tso, (msg, offset) => {
+      this.applyMessage(msg, offset, false)
+    })
+    const stats = {
+      collections: this.runtimes.size,
+      flushedSegments,
+      loadedRows,
+      replayedMessages,
+      replayedRows,
+      ms: Date.now() - t0,
+    }
+    log.info(stats, 'data plane recovered')
+    return stats
+  }
+
+  /** Applies a durable message to the replicas; during replay, parts below a shard's checkpoint are skipped. */
+  private applyMessage(msg: DmlMessage, offset: bigint, replay: boolean): boolean {
+    const rt = this.runtimes.get(msg.collectionId)
+    if (!rt) return false // dropped collection: its messages are garbage until truncated
+    let applied = false
+    for (const part of msg.parts) {
+      const shard = rt.shards[part.shard]
+      if (!shard || (replay && offset < shard.checkpoint)) continue
+      if (part.kind === 'insert') shard.applyInsert(part, msg.ts, offset)
+      else shard.applyDelete(part, msg.ts, offset)
+      applied = true
+    }
+    return applied
+  }
+
+  // ---------------------------------------------------------------- DDL hooks
+
+  addCollection(info: CollectionInfo): void {
+    this.runtimes.set(info.id, new CollectionRuntime(info, () => this.channel.appliedOffset()))
+  }
+
+  updateCollection(info: CollectionInfo): void {
+    const rt = this.runtimes.get(info.id)
+    if (rt) rt.info = info
+  }
+
+  /** Forgets the collection; its files are deleted in the background (they are unreachable from the catalog). */
+  dropCollection(id: bigint, files: { segments: SegmentInfo[]; deltalogs: DeltalogInfo[] }): void {
+    this.runtimes.delete(id)
+    const keys = [...files.segments.flatMap((s) => Object.values(s.binlogs)), ...files.deltalogs.map((d) => d.key)]
+    if (keys.length === 0) return
+    this.deps.objects.delete(keys).catch((e: unknown) => this.deps.log.warn({ err: e, collectionId: id }, 'garbage collection of dropped collection files failed'))
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Routes rows to shards by primary key (and to partitions by partition key when the collection
+   * has one), assigns growing segments, and appends one WAL record. Resolves after durable + applied.
+   */
+  async insert(collectionId: bigint, batch: RowBatch, partitionId: bigint | undefined, opts: { upsert: boolean }): Promise<Timestamp> {
+    const rt = this.runtime(collectionId)
+    const info = rt.info
+    const groups = this.routeRows(rt, batch, partitionId)
+    const segIds = new Map<string, bigint>()
+    for (const [key, rows] of groups) {
+      const [shard, part] = key.split('/') as [string, string]
+      const growing = rt.shards[Number(shard)]!.growingSegment(BigInt(part))
+      const fits = growing && growing.numRows + rows.length <= this.deps.config.segmentMaxRows
+      segIds.set(key, fits ? growing.id : await this.deps.catalog.allocIds(1))
+    }
+    const { ts } = await this.channel.append((ts) => {
+      const parts: DmlPart[] = []
+      for (const [key, rows] of groups) {
+        const [shard, part] = key.split('/') as [string, string]
+        const columns = groups.size === 1 ? batch.columns : this.subset(rt, batch, rows)
+        const pks = columns.get(rt.pkField.name)!.data as PrimaryKeys
+        if (opts.upsert) parts.push({ kind: 'delete', shard: Number(shard), pks })
+        parts.push({ kind: 'insert', shard: Number(shard), partitionId: BigInt(part), segmentId: segIds.get(key)!, numRows: rows.length, columns })
+      }
+      return { collectionId: info.id, ts, parts }
+    })
+    this.maybeFlushSoon()
+    return ts
+  }
+
+  /** Deletes by primary key. Resolves after durable + applied. */
+  async delete(collectionId: bigint, pks: PrimaryKeys): Promise<Timestamp> {
+    const rt = this.runtime(collectionId)
+    const byShard = new Map<number, number[]>()
+    for (let i = 0; i < pks.length; i++) {
+      const s = bucketOf(pks[i]!, rt.shards.length)
+      let l = byShard.get(s)
+      if (!l) byShard.set(s, (l = []))
+      l.push(i)
+    }
+    const { ts } = await this.channel.append((ts) => ({
+      collectionId,
+      ts,
+      parts: [...byShard].map(([shard, idx]) => ({
+        kind: 'delete' as const,
+        shard,
+        pks: byShard.size === 1 ? pks : pks instanceof BigInt64Array ? BigInt64Array.from(idx, (i) => pks[i]!) : idx.map((i) => pks[i]!),
+      })),
+    }))
+    return ts
+  }
+
+  private routeRows(rt: CollectionRuntime, batch: RowBatch, partitionId: bigint | undefined): Map<string, number[]> {
+    const info = rt.info
+    const pkeyField = info.schema.fields.find((f) => f.isPartitionKey)
+    const pkeyCol = pkeyField ? batch.columns.get(pkeyField.name) : undefined
+    const groups = new Map<string, number[]>()
+    const pks = batch.primaryKeys
+    const nShards = rt.shards.length
+    const defaultPart = partitionId ?? info.partitions[0]!.id
+    for (let i = 0; i < batch.numRows; i++) {
+      const shard = bucketOf(pks[i]!, nShards)
+      let part = defaultPart
+      if (pkeyCol && (pkeyCol.type === 'Int64' || pkeyCol.type === 'VarChar')) {
+        part = info.partitions[bucketOf(pkeyCol.data[i]!, info.partitions.length)]!.id
+      }
+      const key = `${shard}/${part}`
+      let l = groups.get(key)
+      if (!l) groups.set(key, (l = []))
+      l.push(i)
+    }
+    return groups
+  }
+
+  private subset(rt: CollectionRuntime, batch: RowBatch, rows: number[]): Map<string, Column> {
+    const picks = { chunk: new Int32Array(rows.length), row: Int32Array.from(rows) }
+    const out = new Map<string, Column>()
+    for (const [name, col] of batch.columns) {
+      const field = rt.info.schema.fields.find((f) => f.name === name)
+      if (!field) throw new DbError('ServiceInternal', `column ${name} not in schema`)
+      out.set(name, takeRows(field, [col], picks))
+    }
+    return out
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Waits until every write with ts <= `guarantee` is applied; returns the snapshot timestamp to read at. */
+  async readTimestamp(guarantee: Timestamp): Promise<Timestamp> {
+    await this.channel.waitTsafe(guarantee)
+    return this.channel.tsafe()
+  }
+
+  now(): Timestamp {
+    return this.deps.tso.next()
+  }
+
+  // ---------------------------------------------------------------- load / release
+
+  async load(collectionId: bigint): Promise<void> {
+    await this.loadFlushed(this.runtime(collectionId))
+  }
+
+  release(collectionId: bigint): void {
+    const rt = this.runtimes.get(collectionId)
+    if (!rt) return
+    for (const sh of rt.shards) sh.releaseFlushed()
+    rt.loadedSegments.clear()
+  }
+
+  private async loadFlushed(rt: CollectionRuntime): Promise<{ segments: number; rows: number }> {
+    let segments = 0
+    let rows = 0
+    for (const info of this.deps.catalog.segmentsOf(rt.info.id)) {
+      if (rt.loadedSegments.has(info.id)) continue
+      const seg = await this.readSegment(rt, info)
+      rt.shards[info.shard]!.addLoadedSegment(seg)
+      rt.loadedSegments.add(info.id)
+      segments++
+      rows += seg.numRows
+    }
+    return { segments, rows }
+  }
+
+  private async readSegment(rt: CollectionRuntime, info: SegmentInfo): Promise<Segment> {
+    const { objects } = this.deps
+    const columns = new Map<string, Column>()
+    const names = rt.info.schema.fields.map((f) => f.name)
+    const read = async (name: string): Promise<Column | undefined> => {
+      const key = info.binlogs[name]
+      return key ? decodeInsertLog(key, await objects.get(key)) : undefined
+    }
+    const [tsCol, ...cols] = await Promise.all([read('$ts'), ...names.map(read)])
+    if (!tsCol || tsCol.type !== 'Int64') throw new DbError('DataCorrupted', `segment ${info.id} has no timestamp binlog`)
+    names.forEach((name, i) => {
+      const c = cols[i]
+      // Fields added after this segment was written read as all-null (AddCollectionField semantics).
+      columns.set(name, c ?? nullColumn(rt.info.schema.fields[i]!, info.numRows))
+    })
+    const pk = columns.get(rt.pkField.name)
+    if (!pk || (pk.type !== 'Int64' && pk.type !== 'VarChar')) throw new DbError('DataCorrupted', `segment ${info.id} has no primary keys`)
+    const seg = new Segment(info.id, info.partitionId, info.shard, 'flushed')
+    seg.append(new RowChunk(columns, info.numRows, pk.data, tsCol.data))
+    return seg
+  }
+
+  private async loadDeltalogs(rt: CollectionRuntime, logs: DeltalogInfo[]): Promise<void> {
+    for (const d of logs) {
+      const { pks, ts } = decodeDeltaLog(d.key, await this.deps.objects.get(d.key))
+      const shard = rt.shards[d.shard]
+      if (!shard) continue
+      // Deltalogs store one (pk, ts) per row; group runs of equal ts back into records.
+      let start = 0
+      for (let i = 1; i <= ts.length; i++) {
+        if (i === ts.length || ts[i] !== ts[start]) {
+          shard.applyPersistedDeletes({ pks: pks instanceof BigInt64Array ? pks.subarray(start, i) : pks.slice(start, i), ts: ts[start]! })
+          start = i
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- flush
+
+  /** Seals and persists the growing data of the given collections (all when undefined). */
+  flush(collectionIds?: readonly bigint[]): Promise<{ flushTs: Timestamp; segments: Map<bigint, bigint[]> }> {
+    const run = () => this.flushNow(collectionIds)
+    const p = this.flushLock.then(run, run)
+    this.flushLock = p.catch(() => undefined)
+    return p
+  }
+
+  private async flushNow(collectionIds?: readonly bigint[]): Promise<{ flushTs: Timestamp; segments: Map<bigint, bigint[]> }> {
+    const { catalog, objects, log } = this.deps
+    const flushTs = this.channel.tsafe()
+    const upTo = this.channel.appliedOffset()
+    const targets = collectionIds ? collectionIds.map((id) => this.runtime(id)) : [...this.runtimes.values()]
+    // Synchronous snapshot of every target shard: consistent with the apply order.
+    const snaps: { rt: CollectionRuntime; snap: FlushSnapshot }[] = []
+    for (const rt of targets) for (const sh of rt.shards) snaps.push({ rt, snap: sh.beginFlush(upTo) })
+    const result = new Map<bigint, bigint[]>()
+    try {
+      const segments: SegmentInfo[] = []
+      const deltalogs: DeltalogInfo[] = []
+      const checkpoints: ShardCheckpoint[] = []
+      for (const { rt, snap } of snaps) {
+        const ids = result.get(rt.info.id) ?? []
+        result.set(rt.info.id, ids)
+        for (const seg of snap.segments) {
+          if (seg.numRows === 0) continue
+          segments.push(await this.writeSegment(rt, seg))
+          ids.push(seg.id)
+        }
+        if (snap.deletes.length > 0) {
+          const id = await catalog.allocIds(1)
+          const key = deltaLogKey(rt.info.id, snap.shard, id)
+          const n = snap.deletes.reduce((a, d) => a + d.pks.length, 0)
+          const ts = new BigInt64Array(n)
+          let i = 0
+          const isInt = rt.pkField.dataType === 'Int64'
+          const pkInts = isInt ? new BigInt64Array(n) : undefined
+          const pkStrs: string[] = []
+          for (const d of snap.deletes) {
+            for (let j = 0; j < d.pks.length; j++) {
+              ts[i] = d.ts
+              if (pkInts) pkInts[i] = d.pks[j] as bigint
+              else pkStrs.push(d.pks[j] as string)
+              i++
+            }
+          }
+          await objects.put(key, encodeDeltaLog(pkInts ?? pkStrs, ts))
+          deltalogs.push({ id, collectionId: rt.info.id, shard: snap.shard, key, numRows: n })
+        }
+        if (snap.firstOffset !== undefined || snap.segments.length > 0) {
+          checkpoints.push({ collectionId: rt.info.id, shard: snap.shard, offset: snap.checkpoint, ts: flushTs })
+        }
+      }
+      await catalog.commitFlush({ segments, deltalogs, checkpoints })
+    } catch (e) {
+      for (const { snap, rt } of snaps) if (this.runtimes.get(rt.info.id) === rt) rt.shards[snap.shard]!.abortFlush(snap)
+      throw e
+    }
+    for (const { rt, snap } of snaps) {
+      rt.shards[snap.shard]!.completeFlush(snap)
+      for (const s of snap.segments) rt.loadedSegments.add(s.id)
+    }
+    this.lastFlushMs = Date.now()
+    await this.truncateWal()
+    log.debug({ collections: targets.length, upTo: upTo.toString() }, 'flushed')
+    return { flushTs, segments: result }
+  }
+
+  private async writeSegment(rt: CollectionRuntime, seg: Segment): Promise<SegmentInfo> {
+    const binlogs: Record<string, string> = {}
+    let sizeBytes = 0
+    const writes: Promise<void>[] = []
+    const put = (name: string, col: Column): void => {
+      const key = insertLogKey(rt.info.id, seg.partitionId, seg.id, name)
+      const bytes = encodeInsertLog(col)
+      sizeBytes += bytes.length
+      binlogs[name] = key
+      writes.push(this.deps.objects.put(key, bytes))
+    }
+    for (const field of rt.info.schema.fields) {
+      const parts = seg.chunks.map((c) => c.columns.get(field.name)).filter((c): c is Column => c !== undefined)
+      if (parts.length === seg.chunks.length) put(field.name, concatColumns(field, parts))
+    }
+    const ts = new BigInt64Array(seg.numRows)
+    let off = 0
+    for (const c of seg.chunks) {
+      ts.set(c.timestamps, off)
+      off += c.numRows
+    }
+    put('$ts', { type: 'Int64', data: ts })
+    await Promise.all(writes)
+    return { id: seg.id, collectionId: rt.info.id, partitionId: seg.partitionId, shard: seg.shard, numRows: seg.numRows, binlogs, sizeBytes }
+  }
+
+  /** Drops WAL records that every shard has persisted. */
+  private async truncateWal(): Promise<void> {
+    let min = this.channel.appliedOffset()
+    for (const rt of this.runtimes.values()) {
+      for (const sh of rt.shards) if (sh.firstUnflushedOffset !== undefined && sh.firstUnflushedOffset < min) min = sh.firstUnflushedOffset
+    }
+    await this.deps.wal.truncate(min)
+  }
+
+  // ---------------------------------------------------------------- background
+
+  start(): void {
+    const every = Math.max(200, Math.min(this.deps.config.flushIntervalMs, 5000))
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastFlushMs < this.deps.config.flushIntervalMs) return
+      if (!this.hasSealedOrOld()) return
+      this.flush().catch((e: unknown) => this.deps.log.error({ err: e }, 'background flush failed'))
+    }, every)
+    this.timer.unref()
+  }
+
+  private hasSealedOrOld(): boolean {
+    for (const rt of this.runtimes.values()) for (const sh of rt.shards) if (sh.firstUnflushedOffset !== undefined) return true
+    return false
+  }
+
+  /** Sealed-by-size segments are flushed promptly rather than on the interval. */
+  private maybeFlushSoon(): void {
+    for (const rt of this.runtimes.values()) {
+      for (const sh of rt.shards) {
+        for (const seg of sh.segments.values()) {
+          if (seg.state === 'sealed') {
+            this.flush([rt.info.id]).catch((e: unknown) => this.deps.log.error({ err: e }, 'flush of sealed segment failed'))
+            return
+          }
+        }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+    await this.flushLock.catch(() => undefined)
+  }
+
+  stats(): { collections: number; growingRows: number; walPending: number } {
+    let growingRows = 0
+    for (const rt of this.runtimes.values()) for (const sh of rt.shards) for (const s of sh.segments.values()) if (s.state !== 'flushed') growingRows += s.numRows
+    return { collections: this.runtimes.size, growingRows, walPending: this.channel.pendingCount() }
+  }
+}
+
+function nullColumn(field: FieldSchema, n: number): Column {
+  const valid = new Uint8Array(n)
+  switch (field.dataType) {
+    case 'Bool':
+      return { type: 'Bool', data: new Uint8Array(n), valid }
+    case 'Int8':
+      return { type: 'Int8', data: new Int8Array(n), valid }
+    case 'Int16':
+      return { type: 'Int16', data: new Int16Array(n), valid }
+    case 'Int32':
+      return { type: 'Int32', data: new Int32Array(n), valid }
+    case 'Int64':
+      return { type: 'Int64', data: new BigInt64Array(n), valid }
+    case 'Float':
+      return { type: 'Float', data: new Float32Array(n), valid }
+    case 'Double':
+      return { type: 'Double', data: new Float64Array(n), valid }
+    case 'VarChar':
+      return { type: 'VarChar', data: new Array<string>(n).fill(''), valid }
+    case 'JSON':
+      return { type: 'JSON', data: new Array(n).fill(field.isDynamic ? {} : null), valid: field.isDynamic ? undefined : valid } as Column
+    case 'Array':
+      return { type: 'Array', elementType: field.elementType!, data: Array.from({ length: n }, () => []), valid }
+    default:
+      throw new DbError('DataCorrupted', `vector field ${field.name} missing from a segment`)
+  }
+}
+

@@ -1,0 +1,116 @@
+/**
+ * One typed configuration, from (lowest to highest precedence) defaults, a YAML/JSON config file,
+ * HARRIER_* environment variables and command-line flags. Validated once at start-up so a bad value
+ * fails fast with a message naming its source.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { invalid } from '../common/errors.js'
+import type { LogLevel } from '../common/log.js'
+
+export interface StandaloneConfig {
+  dataDir: string
+  host: string
+  port: number
+  metricsPort: number
+  logLevel: LogLevel
+  /** A growing segment seals at this many rows. */
+  segmentMaxRows: number
+  /** Unflushed data older than this is flushed in the background. */
+  flushIntervalMs: number
+}
+
+export const DEFAULTS: StandaloneConfig = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 19530,
+  metricsPort: 9091,
+  logLevel: 'info',
+  segmentMaxRows: 1_000_000,
+  flushIntervalMs: 300_000,
+}
+
+interface Option {
+  readonly key: keyof StandaloneConfig
+  readonly flag: string
+  readonly env: string
+  readonly kind: 'string' | 'port' | 'int' | 'level'
+  readonly help: string
+}
+
+export const OPTIONS: readonly Option[] = [
+  { key: 'dataDir', flag: '--data-dir', env: 'HARRIER_DATA_DIR', kind: 'string', help: 'directory for the catalog, WAL and segment files' },
+  { key: 'host', flag: '--host', env: 'HARRIER_HOST', kind: 'string', help: 'address to listen on (0.0.0.0 for all interfaces)' },
+  { key: 'port', flag: '--port', env: 'HARRIER_PORT', kind: 'port', help: 'gRPC port of the Milvus API' },
+  { key: 'metricsPort', flag: '--metrics-port', env: 'HARRIER_METRICS_PORT', kind: 'port', help: 'HTTP port for /healthz and /metrics' },
+  { key: 'logLevel', flag: '--log-level', env: 'HARRIER_LOG_LEVEL', kind: 'level', help: 'debug | info | warn | error | silent' },
+  { key: 'segmentMaxRows', flag: '--segment-max-rows', env: 'HARRIER_SEGMENT_MAX_ROWS', kind: 'int', help: 'rows at which a growing segment seals' },
+  { key: 'flushIntervalMs', flag: '--flush-interval-ms', env: 'HARRIER_FLUSH_INTERVAL_MS', kind: 'int', help: 'background flush period for unflushed data' },
+]
+
+function coerce(opt: Option, raw: unknown, source: string): StandaloneConfig[keyof StandaloneConfig] {
+  const s = String(raw)
+  switch (opt.kind) {
+    case 'string':
+      if (s === '') throw invalid(`${source}: ${opt.flag} must not be empty`)
+      return s
+    case 'port':
+    case 'int': {
+      const n = Number(s)
+      const max = opt.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER
+      if (!Number.isInteger(n) || n < (opt.kind === 'port' ? 0 : 1) || n > max) throw invalid(`${source}: ${opt.flag} expects an integer${opt.kind === 'port' ? ' port 0-65535' : ' >= 1'}, got ${JSON.stringify(s)}`)
+      return n
+    }
+    case 'level':
+      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(s)) throw invalid(`${source}: ${opt.flag} expects debug|info|warn|error|silent, got ${JSON.stringify(s)}`)
+      return s as LogLevel
+  }
+}
+
+/** Parses flags (and `--config FILE`) over env over file over defaults. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): StandaloneConfig {
+  const cfg: StandaloneConfig = { ...DEFAULTS }
+  const set = (opt: Option, raw: unknown, source: string) => {
+    ;(cfg as unknown as Record<string, unknown>)[opt.key] = coerce(opt, raw, source)
+  }
+  const flags = new Map<string, string>()
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    const eq = a.indexOf('=')
+    const name = eq > 0 ? a.slice(0, eq) : a
+    if (!name.startsWith('--')) throw invalid(`unexpected argument ${JSON.stringify(a)} (see --help)`)
+    if (name !== '--config' && !OPTIONS.some((o) => o.flag === name)) throw invalid(`unknown option ${name} (see --help)`)
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i]
+    if (value === undefined) throw invalid(`option ${name} needs a value`)
+    flags.set(name, value)
+  }
+  const file = flags.get('--config') ?? env.HARRIER_CONFIG
+  if (file) {
+    let doc: unknown
+    try {
+      doc = parseYaml(readFileSync(resolve(file), 'utf8'))
+    } catch (e) {
+      throw invalid(`cannot read config file ${file}: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw invalid(`config file ${file} must hold a mapping`)
+      for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+        const opt = OPTIONS.find((o) => o.key === k || o.flag === `--${k}`)
+        if (!opt) throw invalid(`config file ${file}: unknown key ${k}`)
+        set(opt, v, `config file ${file}`)
+      }
+    }
+  }
+  for (const opt of OPTIONS) if (env[opt.env] !== undefined && env[opt.env] !== '') set(opt, env[opt.env], `env ${opt.env}`)
+  for (const opt of OPTIONS) if (flags.has(opt.flag)) set(opt, flags.get(opt.flag), `flag ${opt.flag}`)
+  cfg.dataDir = resolve(cfg.dataDir)
+  return cfg
+}
+
+export function optionsHelp(): string {
+  const w = Math.max(...OPTIONS.map((o) => o.flag.length)) + 6
+  const lines = OPTIONS.map((o) => `  ${`${o.flag} ${o.kind === 'string' ? 'S' : o.kind === 'level' ? 'L' : 'N'}`.padEnd(w)} ${o.help} (default ${JSON.stringify(DEFAULTS[o.key])}; env ${o.env})`)
+  lines.push(`  ${'--config FILE'.padEnd(w)} YAML or JSON file with any of the keys ${OPTIONS.map((o) => o.key).join(', ')} (env HARRIER_CONFIG)`)
+  return lines.join('\n')
+}

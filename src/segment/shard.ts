@@ -1,0 +1,187 @@
+/**
+ * The state of one shard (vchannel) of a collection: its segments, a primary-key index used to
+ * apply deletes in O(1), and every delete record known since the beginning of time (deletes must
+ * still apply to segments that are loaded later, e.g. on LoadCollection after a restart).
+ *
+ * Apply order is WAL order, and timestamps increase with WAL offsets, so an insert never needs
+ * checking against deletes that arrived before it, except when a whole segment is loaded from
+ * storage; `addLoadedSegment` does that check.
+ */
+import type { Timestamp } from '../common/tso.js'
+import type { Column } from '../schema/columns.js'
+import type { DeletePart, InsertPart, PrimaryKeys } from '../streaming/messages.js'
+import { RowChunk, Segment } from './segment.js'
+
+interface RowRef {
+  readonly chunk: RowChunk
+  readonly row: number
+}
+
+export interface DeleteRecord {
+  readonly pks: PrimaryKeys
+  readonly ts: Timestamp
+}
+
+export class ShardReplica {
+  readonly shard: number
+  readonly pkField: string
+  readonly segments = new Map<bigint, Segment>()
+  private readonly growing = new Map<bigint, Segment>()
+  private readonly pkIndex = new Map<bigint | string, RowRef | RowRef[]>()
+  private readonly deletes = new Map<bigint | string, Timestamp[]>()
+  /** Deletes applied since the last flush checkpoint; the next flush persists them as a deltalog. */
+  unflushedDeletes: DeleteRecord[] = []
+  /** WAL offset below which everything of this shard is in flushed segments and deltalogs. */
+  checkpoint: bigint
+  /** Offset of the first message applied after the checkpoint (undefined: nothing unflushed). */
+  firstUnflushedOffset: bigint | undefined
+  lastAppliedTs: Timestamp = 0n
+
+  constructor(shard: number, pkField: string, checkpoint: bigint) {
+    this.shard = shard
+    this.pkField = pkField
+    this.checkpoint = checkpoint
+  }
+
+  growingSegment(partitionId: bigint): Segment | undefined {
+    return this.growing.get(partitionId)
+  }
+
+  applyInsert(part: InsertPart, ts: Timestamp, offset: bigint): void {
+    this.noteApplied(offset, ts)
+    let seg = this.segments.get(part.segmentId)
+    if (!seg) {
+      // A new segment id for this partition means the assigner sealed the previous growing one.
+      const prev = this.growing.get(part.partitionId)
+      if (prev) prev.state = 'sealed'
+      seg = new Segment(part.segmentId, part.partitionId, this.shard, 'growing')
+      this.segments.set(seg.id, seg)
+      this.growing.set(part.partitionId, seg)
+    }
+    const pkCol = part.columns.get(this.pkField)
+    if (!pkCol || (pkCol.type !== 'Int64' && pkCol.type !== 'VarChar')) throw new Error(`insert part lacks primary key ${this.pkField}`)
+    const timestamps = new BigInt64Array(part.numRows).fill(ts)
+    const chunk = new RowChunk(part.columns, part.numRows, pkCol.data, timestamps)
+    seg.append(chunk)
+    this.indexChunk(chunk, false)
+  }
+
+  applyDelete(part: DeletePart, ts: Timestamp, offset: bigint): void {
+    this.noteApplied(offset, ts)
+    this.unflushedDeletes.push({ pks: part.pks, ts })
+    this.recordDeletes(part.pks, ts)
+  }
+
+  /** Deletes read back from deltalogs at recovery: already persisted, so not "unflushed". */
+  applyPersistedDeletes(rec: DeleteRecord): void {
+    this.recordDeletes(rec.pks, rec.ts)
+  }
+
+  private recordDeletes(pks: PrimaryKeys, ts: Timestamp): void {
+    for (let i = 0; i < pks.length; i++) {
+      const pk = pks[i]!
+      const list = this.deletes.get(pk)
+      if (list) list.push(ts)
+      else this.deletes.set(pk, [ts])
+      const refs = this.pkIndex.get(pk)
+      if (!refs) continue
+      if (Array.isArray(refs)) for (const r of refs) r.chunk.markDeleted(r.row, ts)
+      else refs.chunk.markDeleted(refs.row, ts)
+    }
+  }
+
+  private noteApplied(offset: bigint, ts: Timestamp): void {
+    if (this.firstUnflushedOffset === undefined) this.firstUnflushedOffset = offset
+    if (ts > this.lastAppliedTs) this.lastAppliedTs = ts
+  }
+
+  private indexChunk(chunk: RowChunk, checkDeletes: boolean): void {
+    const pks = chunk.pks
+    const idx = this.pkIndex
+    const dels = checkDeletes && this.deletes.size > 0 ? this.deletes : undefined
+    for (let row = 0; row < chunk.numRows; row++) {
+      const pk = pks[row]!
+      const ref: RowRef = { chunk, row }
+      const cur = idx.get(pk)
+      if (cur === undefined) idx.set(pk, ref)
+      else if (Array.isArray(cur)) cur.push(ref)
+      else idx.set(pk, [cur, ref])
+      if (dels) {
+        const ds = dels.get(pk)
+        if (ds) for (const d of ds) chunk.markDeleted(row, d)
+      }
+    }
+  }
+
+  /** Adds a flushed segment read from storage, applying every delete known for its keys. */
+  addLoadedSegment(seg: Segment): void {
+    this.segments.set(seg.id, seg)
+    for (const c of seg.chunks) this.indexChunk(c, true)
+  }
+
+  /** Drops flushed segments' rows from memory (Release); growing data stays for the next flush. */
+  releaseFlushed(): void {
+    for (const [id, seg] of this.segments) if (seg.state === 'flushed') this.segments.delete(id)
+    this.rebuildIndex()
+  }
+
+  private rebuildIndex(): void {
+    this.pkIndex.clear()
+    for (const seg of this.segments.values()) for (const c of seg.chunks) this.indexChunk(c, false)
+  }
+
+  /** Segments whose rows are in memory and may be searched. */
+  *readableSegments(partitions?: ReadonlySet<bigint>): Iterable<Segment> {
+    for (const seg of this.segments.values()) {
+      if (partitions && !partitions.has(seg.partitionId)) continue
+      yield seg
+    }
+  }
+
+  /**
+   * Starts a flush: seals every growing segment and returns what must be persisted up to WAL offset
+   * `upTo` (exclusive). Runs synchronously so the snapshot is consistent with the apply order.
+   */
+  beginFlush(upTo: bigint): FlushSnapshot {
+    for (const seg of this.growing.values()) seg.state = 'sealed'
+    this.growing.clear()
+    const segments = [...this.segments.values()].filter((s) => s.state === 'sealed')
+    const deletes = this.unflushedDeletes
+    this.unflushedDeletes = []
+    const firstOffset = this.firstUnflushedOffset
+    this.firstUnflushedOffset = undefined
+    return { shard: this.shard, segments, deletes, checkpoint: upTo, firstOffset }
+  }
+
+  /** After the catalog commit: the sealed segments are now flushed. */
+  completeFlush(snap: FlushSnapshot): void {
+    for (const s of snap.segments) if (s.state === 'sealed') s.state = 'flushed'
+    if (snap.checkpoint > this.checkpoint) this.checkpoint = snap.checkpoint
+  }
+
+  /** The flush failed before its catalog commit: put the deletes back so a retry persists them. */
+  abortFlush(snap: FlushSnapshot): void {
+    this.unflushedDeletes = [...snap.deletes, ...this.unflushedDeletes]
+    // Its segments stay 'sealed', so the next flush writes them again.
+    if (snap.firstOffset !== undefined) this.firstUnflushedOffset = snap.firstOffset
+  }
+
+  rowCountEstimate(): number {
+    let n = 0
+    for (const s of this.segments.values()) n += s.numRows
+    return n
+  }
+
+  columnOf(chunk: RowChunk, field: string): Column | undefined {
+    return chunk.columns.get(field)
+  }
+}
+
+export interface FlushSnapshot {
+  readonly shard: number
+  readonly segments: readonly Segment[]
+  readonly deletes: readonly DeleteRecord[]
+  readonly checkpoint: bigint
+  /** The unflushed range started here; restored if the flush aborts so the WAL is not truncated past it. */
+  readonly firstOffset: bigint | undefined
+}

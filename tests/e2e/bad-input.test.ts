@@ -1,0 +1,155 @@
+/**
+ * Bad input gets a clear Milvus-coded error (code + legacy error_code) and the server keeps
+ * serving: wrong dims and types, missing and extra fields, oversize strings, malformed filters,
+ * unknown names, truncated or garbage protobuf payloads, concurrent DDL.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import * as grpc from '@grpc/grpc-js'
+import { DataType, ErrorCode, type MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { loadMilvusProto } from '../../src/access/proto.js'
+import { startServer, type TestServer } from './server.js'
+
+interface Status {
+  error_code: string | number
+  code?: number
+  reason: string
+}
+
+function rejected(s: Status, code: number, legacy: string, reason?: RegExp): void {
+  assert.equal(s.code, code, `code for: ${s.reason}`)
+  assert.equal(s.error_code, legacy, `error_code for: ${s.reason}`)
+  if (reason) assert.match(s.reason, reason)
+}
+
+describe('bad input', () => {
+  let server: TestServer
+  let client: MilvusClient
+
+  before(async () => {
+    server = await startServer()
+    client = server.client()
+    await client.connectPromise
+    const r = await client.createCollection({
+      collection_name: 'strict',
+      consistency_level: 'Strong',
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: 4 },
+        { name: 'name', data_type: DataType.VarChar, max_length: 5 },
+        { name: 'n', data_type: DataType.Int16 },
+      ],
+    })
+    assert.equal(r.error_code, ErrorCode.SUCCESS, r.reason)
+    await client.createIndex({ collection_name: 'strict', field_name: 'v', index_type: 'FLAT', metric_type: 'L2' })
+    await client.loadCollection({ collection_name: 'strict' })
+    await client.insert({ collection_name: 'strict', data: [{ id: 1, v: [1, 2, 3, 4], name: 'ok', n: 1 }] })
+  })
+  after(async () => {
+    await server.close()
+  })
+
+  async function stillServes(): Promise<void> {
+    const c = await client.count({ collection_name: 'strict' })
+    assert.equal(c.data, 1, 'the acknowledged row is still there and the server answers')
+  }
+
+  it('rejects wrong vector dimensions', async () => {
+    const r = await client.insert({ collection_name: 'strict', data: [{ id: 2, v: [1, 2, 3], name: 'x', n: 1 }] })
+    rejected(r.status, 1100, 'IllegalArgument', /dim/)
+    const s = await client.search({ collection_name: 'strict', data: [[1, 2]], limit: 1 })
+    rejected(s.status, 1100, 'IllegalArgument', /dim/)
+    await stillServes()
+  })
+
+  it('rejects too-long VarChar, out-of-range ints, missing and extra fields', async () => {
+    rejected((await client.insert({ collection_name: 'strict', data: [{ id: 2, v: [1, 2, 3, 4], name: 'toolong', n: 1 }] })).status, 1100, 'IllegalArgument', /length/)
+    rejected((await client.insert({ collection_name: 'strict', data: [{ id: 2, v: [1, 2, 3, 4], name: 'x', n: 70000 }] })).status, 1100, 'IllegalArgument')
+    rejected((await client.insert({ collection_name: 'strict', data: [{ id: 2, v: [1, 2, 3, 4], n: 1 }] as never })).status, 1100, 'IllegalArgument', /name/)
+    const extra = await client.insert({ collection_name: 'strict', data: [{ id: 2, v: [1, 2, 3, 4], name: 'x', n: 1, surprise: 1 }] })
+    assert.notEqual(extra.status.error_code, ErrorCode.SUCCESS)
+    await stillServes()
+  })
+
+  it('rejects wrong types', async () => {
+    const r = await client.insert({ collection_name: 'strict', data: [{ id: 'abc', v: [1, 2, 3, 4], name: 'x', n: 1 }] as never })
+    assert.notEqual(r.status?.error_code ?? 'thrown', ErrorCode.SUCCESS)
+    await stillServes()
+  })
+
+  it('rejects malformed filters with a position', async () => {
+    const q = await client.query({ collection_name: 'strict', filter: 'id >> > 3', output_fields: ['id'] })
+    rejected(q.status, 1100, 'IllegalArgument')
+    const f = await client.query({ collection_name: 'strict', filter: 'yeer == 3', output_fields: ['id'] })
+    rejected(f.status, 1100, 'IllegalArgument', /yeer/)
+    const s = await client.search({ collection_name: 'strict', data: [[1, 2, 3, 4]], limit: 1, filter: 'name == 3' })
+    rejected(s.status, 1100, 'IllegalArgument')
+    const d = await client.delete({ collection_name: 'strict', filter: 'id in [' })
+    rejected(d.status, 1100, 'IllegalArgument')
+    await stillServes()
+  })
+
+  it('names unknown collections, partitions, fields and databases', async () => {
+    rejected((await client.query({ collection_name: 'nope', filter: 'id > 0' })).status, 100, 'CollectionNotExists')
+    rejected((await client.insert({ collection_name: 'strict', partition_name: 'nope', data: [{ id: 3, v: [1, 2, 3, 4], name: 'x', n: 1 }] })).status, 200, 'MetaFailed')
+    const badField = await client.query({ collection_name: 'strict', filter: 'id > 0', output_fields: ['nope'] })
+    assert.equal(badField.status.code, 1700)
+    const db = server.client({ database: 'nowhere' })
+    const r = await db.hasCollection({ collection_name: 'strict' })
+    rejected(r.status, 800, 'UnexpectedError')
+    rejected((await client.createIndex({ collection_name: 'strict', field_name: 'nope', index_type: 'FLAT', metric_type: 'L2' })), 1700, 'UnexpectedError')
+    await stillServes()
+  })
+
+  it('rejects duplicate names and bad schemas', async () => {
+    const dup = await client.createCollection({
+      collection_name: 'dups',
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'id', data_type: DataType.FloatVector, dim: 4 },
+      ],
+    })
+    assert.notEqual(dup.error_code, ErrorCode.SUCCESS)
+    const noPk = await client.createCollection({ collection_name: 'nopk', fields: [{ name: 'v', data_type: DataType.FloatVector, dim: 4 }] as never })
+    assert.notEqual(noPk.error_code, ErrorCode.SUCCESS)
+    const badName = await client.createCollection({ collection_name: '1bad name', fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true }, { name: 'v', data_type: DataType.FloatVector, dim: 4 }] })
+    rejected(badName, 1100, 'IllegalArgument')
+    await stillServes()
+  })
+
+  it('answers truncated and garbage protobuf payloads with a Milvus error', async () => {
+    const proto = loadMilvusProto()
+    const raw = new grpc.Client(server.address, grpc.credentials.createInsecure())
+    const call = (method: string, payload: Buffer) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        raw.makeUnaryRequest(
+          `/milvus.proto.milvus.MilvusService/${method}`,
+          (x: Buffer) => x,
+          (b: Buffer) => proto.decode(method === 'Insert' ? 'milvus.proto.milvus.MutationResult' : 'milvus.proto.common.Status', b),
+          payload,
+          (err, res) => (err ? reject(err) : resolve(res!)),
+        )
+      })
+    const good = Buffer.from(proto.encode('milvus.proto.milvus.InsertRequest', { collection_name: 'strict', num_rows: 1 }))
+    const truncated = await call('Insert', good.subarray(0, good.length - 3))
+    rejected(truncated.status as Status, 1100, 'IllegalArgument', /malformed Insert request/)
+    const garbage = await call('CreateCollection', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]))
+    rejected(garbage as unknown as Status, 1100, 'IllegalArgument', /malformed/)
+    raw.close()
+    await stillServes()
+  })
+
+  it('serialises concurrent DDL on one name', async () => {
+    const fields = [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim: 4 },
+    ]
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => client.createCollection({ collection_name: 'race', fields: i % 2 ? fields : [...fields, { name: 'x', data_type: DataType.Int8 }] })))
+    const ok = results.filter((r) => r.error_code === ErrorCode.SUCCESS).length
+    assert.ok(ok >= 1 && ok <= 4, `only one schema can win (${ok} succeeded)`)
+    const drops = await Promise.all(Array.from({ length: 4 }, () => client.dropCollection({ collection_name: 'race' })))
+    for (const d of drops) assert.equal(d.error_code, ErrorCode.SUCCESS)
+    assert.equal((await client.hasCollection({ collection_name: 'race' })).value, false)
+    await stillServes()
+  })
+})
