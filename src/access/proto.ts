@@ -66,7 +66,9 @@ export function loadMilvusProto(): MilvusProto {
       requestSerialize: (v) => Buffer.from(req.encode(req.fromObject(v as object)).finish()),
       requestDeserialize: (buf: Buffer) => {
         try {
-          return req.toObject(req.decode(buf), CONVERSION)
+          // A plain Uint8Array selects protobufjs's bounds-checked reader; its Buffer reader clamps
+          // truncated strings silently, which would turn a cut-off request into a wrong one.
+          return req.toObject(req.decode(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)), CONVERSION)
         } catch (e) {
           return { __decodeError: e instanceof Error ? e.message : String(e) } satisfies DecodeFailure
         }

@@ -469,7 +469,7 @@ export class Checker {
     const c = (reverse ? l : r) as ValueTE
     const x = reverse ? r : l
     if (x.t !== 'column') {
-      if (x.t === 'arith' || x.t === 'len') return this.fail(s.opPos, `only one arithmetic operation on a field is supported, and it must be compared with a constant`)
+      if (x.t === 'arith') return this.fail(s.opPos, 'only one arithmetic operation on a field is supported, and it must be compared with a constant')
       return this.fail(s.opPos, `"${op}" cannot be applied to ${describe(x)}`)
     }
     const ref = x.ref
@@ -536,13 +536,17 @@ export class Checker {
     const tb = colType(b)
     if (ta === 'JSON' || tb === 'JSON') this.fail(s.opPos, 'comparing a JSON field with another field is not supported')
     if (ta === 'Array' || tb === 'Array') this.wholeArray(s.opPos, ta === 'Array' ? a : b, `"${op}"`)
+    if (a.path.length > 0 || b.path.length > 0) this.fail(s.opPos, 'comparing an array element with another field is not supported')
     const ok = (isNumeric(ta) && isNumeric(tb)) || (ta === 'VarChar' && tb === 'VarChar') || (ta === 'Bool' && tb === 'Bool')
     if (!ok) this.fail(s.opPos, `cannot compare ${describeRef(a)} with ${describeRef(b)}`)
     return { t: 'pred', node: { kind: 'fieldCompare', left: a, op, right: b }, s }
   }
 
-  /** Casts a constant to the scalar type a column (or array element) holds, or fails. */
-  private castScalar(at: number, ct: ColType, v: Value, what: () => string): Value {
+  /**
+   * Casts a constant to the scalar type a column (or array element) holds, or fails with
+   * `mismatch(v)`. Integers widen to float fields; floats never narrow to integer fields.
+   */
+  private castScalar(at: number, ct: ColType, v: Value, mismatch: (v: Value) => string): Value {
     switch (ct) {
       case 'Bool':
         if (typeof v === 'boolean') return v
@@ -552,7 +556,7 @@ export class Checker {
       case 'Int32':
       case 'Int64':
         if (typeof v === 'bigint') return v
-        if (typeof v === 'number') this.fail(at, `${what()} must be an integer, not ${describeValue(v)}`)
+        if (typeof v === 'number') this.fail(at, `${mismatch(v)} (integer fields only take integer constants)`)
         break
       case 'Float':
       case 'Double':
@@ -567,28 +571,28 @@ export class Checker {
       default:
         break
     }
-    return this.fail(at, `${what()} cannot be ${describeValue(v)} (type mismatch)`)
+    return this.fail(at, mismatch(v))
   }
 
   /** Whole-array equality: element types must line up (Milvus: same-typed list of castable values). */
-  private castArray(at: number, ref: FieldRef, v: Value, what: () => string): Value {
-    if (!Array.isArray(v)) return this.fail(at, `${what()} must be a list, not ${describeValue(v)}`)
+  private castArray(at: number, ref: FieldRef, v: Value): Value {
     const et = ref.elementType ?? 'Other'
-    const lt = listElementType(v)
-    if (v.length === 0 || lt === undefined) this.fail(at, `${what()} must be a non-empty list of ${et} values, not ${describeValue(v)}`)
-    return v.map((x) => this.castScalar(at, et, x, () => `elements of ${describeRef(ref)}`))
+    if (!Array.isArray(v) || v.length === 0 || listElementType(v) === undefined) {
+      return this.fail(at, `${describeRef(ref)} can only be compared with a non-empty list of ${et} values, not ${describeValue(v)}`)
+    }
+    return v.map((x) => this.castScalar(at, et, x, (e) => `elements of ${describeRef(ref)} cannot be compared with ${describeValue(e)}`))
   }
 
   private compareColumn(at: number, op: CmpOp, ref: FieldRef, c: ValueTE): PlanNode {
     const ct = colType(ref)
-    const what = (): string => `the value compared with ${describeRef(ref)}`
     if (ct === 'Array') {
       if (op !== '==' && op !== '!=') this.wholeArray(at, ref, `"${op}"`)
-      return { kind: 'compare', target: ref, op, value: this.castArray(at, ref, c.v, what) }
+      return { kind: 'compare', target: ref, op, value: this.castArray(at, ref, c.v) }
     }
     if (ct === 'Other') this.fail(at, `${describeRef(ref)} cannot be compared`)
-    if (ct !== 'JSON' && Array.isArray(c.v)) this.fail(at, `${describeRef(ref)} cannot be compared with ${describeValue(c.v)}`)
-    return { kind: 'compare', target: ref, op, value: this.castScalar(at, ct, c.v, what) }
+    const mismatch = (v: Value): string => `cannot compare ${describeRef(ref)} with ${c.tmpl ? `template variable {${c.tmpl}} = ` : ''}${describeValue(v)}`
+    if (ct !== 'JSON' && Array.isArray(c.v)) this.fail(at, mismatch(c.v))
+    return { kind: 'compare', target: ref, op, value: this.castScalar(at, ct, c.v, mismatch) }
   }
 
   private range(s: Syntax & { k: 'range' }): TE {
@@ -603,7 +607,7 @@ export class Checker {
     if (hi.t !== 'value') return this.fail(s.upper.pos, `the upper bound of a range must be a constant, not ${describe(hi)}`)
     const cast = (te: ValueTE, which: string): Value => {
       if (Array.isArray(te.v)) this.fail(te.s.pos, `the ${which} bound of a range cannot be ${describeValue(te.v)}`)
-      return this.castScalar(te.s.pos, ct, te.v, () => `the ${which} bound for ${describeRef(ref)}`)
+      return this.castScalar(te.s.pos, ct, te.v, (v) => `the ${which} bound ${describeValue(v)} does not match ${describeRef(ref)}`)
     }
     const lower = cast(lo, 'lower')
     const upper = cast(hi, 'upper')
@@ -634,11 +638,11 @@ export class Checker {
     const ref = l.ref
     const ct = colType(ref)
     if (ct === 'Other') this.fail(s.left.pos, `${describeRef(ref)} cannot be used with "in"`)
-    const what = (): string => `values in the list for ${describeRef(ref)}`
+    const mismatch = (v: Value): string => `list value ${describeValue(v)} does not match ${describeRef(ref)}`
     const values = (r.v as readonly Value[]).map((v) => {
-      if (ct === 'Array') return this.castArray(s.right.pos, ref, v, what)
-      if (ct !== 'JSON' && Array.isArray(v)) this.fail(s.right.pos, `${what()} cannot be ${describeValue(v)}`)
-      return this.castScalar(s.right.pos, ct, v, what)
+      if (ct === 'Array') return this.castArray(s.right.pos, ref, v)
+      if (ct !== 'JSON' && Array.isArray(v)) this.fail(s.right.pos, mismatch(v))
+      return this.castScalar(s.right.pos, ct, v, mismatch)
     })
     const node: PlanNode = { kind: 'in', target: ref, values }
     return { t: 'pred', node: s.negated ? { kind: 'not', child: node } : node, s }
@@ -679,9 +683,9 @@ export class Checker {
     if (b.t !== 'value') return this.fail(sb.pos, `${fn} needs a constant as its second argument, not ${describe(b)}`)
     const et: ColType = ref.dataType === 'Array' ? (ref.elementType ?? 'Other') : 'JSON'
     if (mode === 'contains') {
-      const what = (): string => `the value searched for in ${describeRef(ref)}`
-      if (et !== 'JSON' && Array.isArray(b.v)) this.fail(sb.pos, `${what()} cannot be ${describeValue(b.v)}`)
-      const v = et === 'JSON' ? b.v : this.castScalar(sb.pos, et, b.v, what)
+      const mismatch = (v: Value): string => `${fn}: ${describeRef(ref)} cannot contain ${describeValue(v)}`
+      if (et !== 'JSON' && Array.isArray(b.v)) this.fail(sb.pos, mismatch(b.v))
+      const v = et === 'JSON' ? b.v : this.castScalar(sb.pos, et, b.v, mismatch)
       return { t: 'pred', node: { kind: 'contains', target: ref, mode, values: [v] }, s }
     }
     if (!Array.isArray(b.v)) return this.fail(sb.pos, `${fn} needs a list as its second argument, like [1, 2], not ${describe(b)}`)
@@ -690,7 +694,7 @@ export class Checker {
       for (const v of values) {
         const vt = valueType(v)
         const comparable = (isNumeric(et) && (vt === 'Int64' || vt === 'Double')) || (et === 'VarChar' && vt === 'VarChar') || (et === 'Bool' && vt === 'Bool')
-        if (!comparable) this.fail(sb.pos, `${fn}: elements of ${describeRef(ref)} cannot be compared with ${describeValue(v)}`)
+        if (!comparable) this.fail(sb.pos, `${fn}: ${describeRef(ref)} cannot contain ${describeValue(v)}`)
       }
     }
     return { t: 'pred', node: { kind: 'contains', target: ref, mode, values }, s }

@@ -340,6 +340,8 @@ export class Lexer {
       return { type: 'int', value: BigInt(`0o${digits.slice(1, j) || '0'}`), pos: start, end: this.pos }
     }
     this.pos = intEnd
+    // Anything this long overflows int64 anyway; skip the (superlinear) bigint parse.
+    if (digits.length > 40) this.fail(start, `integer ${digits.slice(0, 20)}... overflows int64`)
     return { type: 'int', value: BigInt(digits), pos: start, end: intEnd }
   }
 

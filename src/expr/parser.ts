@@ -64,20 +64,23 @@ const CONTAINS_FNS: ReadonlySet<Keyword> = new Set<Keyword>([
   'array_contains_any',
 ])
 
+function clip(s: string): string {
+  return s.length <= 40 ? s : `${s.slice(0, 40)}...`
+}
+
 export function describeToken(t: Token): string {
   switch (t.type) {
     case 'eof':
       return 'end of expression'
     case 'int':
-      return `number ${t.value}`
     case 'float':
-      return `number ${t.value}`
+      return `number ${clip(String(t.value))}`
     case 'string':
-      return `string ${JSON.stringify(t.value)}`
+      return `string ${JSON.stringify(clip(t.value))}`
     case 'bool':
       return `"${t.value}"`
     case 'ident':
-      return `identifier "${t.name}${(t.path ?? []).map((p) => `[${p.quoted ? JSON.stringify(p.key) : p.key}]`).join('')}"`
+      return `identifier "${clip(t.name + (t.path ?? []).map((p) => `[${p.quoted ? JSON.stringify(p.key) : p.key}]`).join(''))}"`
     case 'keyword':
       return `"${t.keyword}"`
     case 'isnull':

@@ -13,7 +13,7 @@ import { type Value, formatValue } from './values.js'
 
 export type CmpOp = '==' | '!=' | '<' | '<=' | '>' | '>='
 export type ArithOp = '+' | '-' | '*' | '/' | '%'
-/** How a LIKE pattern runs: plain string tests when it can, a regular expression otherwise. */
+/** How a LIKE pattern runs: plain string tests when it can, a linear segment matcher otherwise. */
 export type LikeMatch = 'equal' | 'prefix' | 'suffix' | 'infix' | 'pattern'
 export type ContainsMode = 'contains' | 'containsAll' | 'containsAny'
 
@@ -54,7 +54,7 @@ export type PlanNode =
       /** The pattern as written (after string unescaping). */
       readonly pattern: string
       readonly match: LikeMatch
-      /** Literal text for equal/prefix/suffix/infix; the anchored regex source for 'pattern'. */
+      /** Literal text for equal/prefix/suffix/infix; the pattern itself for 'pattern'. */
       readonly operand: string
     }
   /** (field arithOp operand) op value */

@@ -54,14 +54,6 @@ export function formatValue(v: Value): string {
   }
 }
 
-/**
- * Numeric value of an int or float constant. Exact below 2^53; beyond that the rounding keeps
- * the order against any value a column of at most 53-bit magnitude can hold.
- */
-export function toNumber(v: bigint | number): number {
-  return typeof v === 'bigint' ? Number(v) : v
-}
-
 /** Smallest double greater than x; NaN past +Infinity so nothing compares true against it. */
 export function nextUp(x: number): number {
   if (Number.isNaN(x) || x === Infinity) return Number.NaN

@@ -3,7 +3,7 @@
  * replacement and process liveness. Everything here assumes POSIX semantics (Linux, macOS).
  */
 import { randomBytes } from 'node:crypto'
-import { open, rename, unlink } from 'node:fs/promises'
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /** The `code` of a Node system error (`ENOENT`, ...), or undefined for anything else. */
@@ -30,7 +30,11 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Replaces `path` with `data` so that a crash leaves either the old or the new content, never a
  * mix: write a temp file beside it, fsync it, rename it over, fsync the directory.
  */
-export async function writeFileDurable(path: string, data: Uint8Array, fsync = true): Promise<void> {
+export async function writeFileDurable(
+  path: string,
+  data: Uint8Array,
+  fsync = true,
+): Promise<void> {
   const dir = dirname(path)
   const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`)
   const fh = await open(tmp, 'wx')
@@ -58,4 +62,17 @@ export function pidAlive(pid: number): boolean {
   } catch (e) {
     return errnoCode(e) === 'EPERM'
   }
+}
+
+/**
+ * Writes `chunks` at the file position (the end, for a file opened to append) with one write call,
+ * looping only if the kernel takes less. @returns the bytes written.
+ */
+export async function writeChunks(fh: FileHandle, chunks: readonly Buffer[]): Promise<number> {
+  const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+  for (let off = 0; off < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off)
+    off += bytesWritten
+  }
+  return buf.length
 }

@@ -14,7 +14,10 @@ describe('GroupCommit', () => {
     await new Promise((r) => setTimeout(r, 1))
     const second = Array.from({ length: 4 }, (_, i) => gc.submit(10 + i))
     await Promise.all([...first, ...second])
-    assert.deepEqual(batches, [[0, 1, 2], [10, 11, 12, 13]])
+    assert.deepEqual(batches, [
+      [0, 1, 2],
+      [10, 11, 12, 13],
+    ])
     await gc.drain()
   })
 

@@ -57,7 +57,9 @@ export class GroupCommit<T> {
         try {
           await this.#flush(batch.map((p) => p.item))
         } catch (e) {
-          this.#failed = isDbError(e) ? e : new DbError('IoFailed', `${this.#what}: write failed`, { cause: e })
+          this.#failed = isDbError(e)
+            ? e
+            : new DbError('IoFailed', `${this.#what}: write failed`, { cause: e })
           const all = batch.concat(this.#queue)
           this.#queue = []
           for (const p of all) p.reject(this.#failed)

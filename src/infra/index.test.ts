@@ -48,10 +48,26 @@ describe('infra factories', () => {
   })
 
   it('rejects unknown schemes and relative paths', async () => {
-    await rejectsWith(openMetaStore('etcd://localhost:2379/harrier'), 'ParameterInvalid', /unsupported meta store url scheme "etcd:"/)
-    await rejectsWith(openObjectStore('s3://bucket/prefix'), 'ParameterInvalid', /unsupported object store url scheme/)
-    await rejectsWith(openWalProvider('nats://localhost:4222'), 'ParameterInvalid', /unsupported WAL url scheme/)
-    await rejectsWith(openMetaStore('./data/meta'), 'ParameterInvalid', /unsupported meta store url scheme/)
+    await rejectsWith(
+      openMetaStore('etcd://localhost:2379/harrier'),
+      'ParameterInvalid',
+      /unsupported meta store url scheme "etcd:"/,
+    )
+    await rejectsWith(
+      openObjectStore('s3://bucket/prefix'),
+      'ParameterInvalid',
+      /unsupported object store url scheme/,
+    )
+    await rejectsWith(
+      openWalProvider('nats://localhost:4222'),
+      'ParameterInvalid',
+      /unsupported WAL url scheme/,
+    )
+    await rejectsWith(
+      openMetaStore('./data/meta'),
+      'ParameterInvalid',
+      /unsupported meta store url scheme/,
+    )
     await rejectsWith(openMetaStore('file://host/path'), 'ParameterInvalid')
   })
 })

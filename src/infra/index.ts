@@ -58,11 +58,23 @@ export function openWalProvider(url: string, deps: InfraDeps = {}): Promise<WalP
   return openWith('WAL', WAL_PROVIDERS, url, deps)
 }
 
-async function openWith<T>(what: string, openers: Readonly<Record<string, Opener<T>>>, url: string, deps: InfraDeps): Promise<T> {
+async function openWith<T>(
+  what: string,
+  openers: Readonly<Record<string, Opener<T>>>,
+  url: string,
+  deps: InfraDeps,
+): Promise<T> {
   const parsed = parseStorageUrl(what, url)
   const opener = Object.hasOwn(openers, parsed.protocol) ? openers[parsed.protocol] : undefined
   if (!opener) {
-    throw new DbError('ParameterInvalid', `unsupported ${what} url scheme ${JSON.stringify(parsed.protocol)} in ${url} (use ${Object.keys(openers).map((s) => `${s}//`).join(' or ')})`)
+    throw new DbError(
+      'ParameterInvalid',
+      `unsupported ${what} url scheme ${JSON.stringify(parsed.protocol)} in ${url} (use ${Object.keys(
+        openers,
+      )
+        .map((s) => `${s}//`)
+        .join(' or ')})`,
+    )
   }
   return opener(parsed, deps)
 }
@@ -73,10 +85,16 @@ function parseStorageUrl(what: string, url: string): URL {
   try {
     parsed = new URL(url)
   } catch {
-    throw new DbError('ParameterInvalid', `unsupported ${what} url scheme in ${JSON.stringify(url)}: expected memory://, file:///absolute/path or an absolute path`)
+    throw new DbError(
+      'ParameterInvalid',
+      `unsupported ${what} url scheme in ${JSON.stringify(url)}: expected memory://, file:///absolute/path or an absolute path`,
+    )
   }
   if (parsed.protocol === 'file:' && parsed.host !== '') {
-    throw new DbError('ParameterInvalid', `${what} url ${url}: file URLs need an absolute path (file:///...)`)
+    throw new DbError(
+      'ParameterInvalid',
+      `${what} url ${url}: file URLs need an absolute path (file:///...)`,
+    )
   }
   return parsed
 }

@@ -53,7 +53,10 @@ describe('record frames', () => {
   it('refuses empty bodies, which a zero-filled tail would look like', () => {
     assert.throws(() => encodeFrame(new Uint8Array(0)))
     assert.equal(containsValidFrame(Buffer.alloc(64)), false)
-    assert.equal(containsValidFrame(Buffer.concat([Buffer.alloc(3), encodeFrame(Buffer.from('x'))])), true)
+    assert.equal(
+      containsValidFrame(Buffer.concat([Buffer.alloc(3), encodeFrame(Buffer.from('x'))])),
+      true,
+    )
   })
 
   it('recoverLog tells a torn tail from damage in the middle', async () => {
@@ -72,7 +75,11 @@ describe('record frames', () => {
     broken[frames[0]!.length + 9]! ^= 1
     const fh2 = await open(await fileWith(broken), 'r')
     try {
-      await rejectsWith(recoverLog(fh2, 'broken', () => undefined), 'DataCorrupted', /broken: damaged record at byte 11/)
+      await rejectsWith(
+        recoverLog(fh2, 'broken', () => undefined),
+        'DataCorrupted',
+        /broken: damaged record at byte 11/,
+      )
     } finally {
       await fh2.close()
     }

@@ -22,7 +22,10 @@ export const MAX_FRAME_BODY_BYTES = 0x7fff_ffff
 /** Writes the header of the frame whose body already sits at `target[pos + 8, pos + 8 + len)`. */
 export function sealFrame(target: Buffer, pos: number, len: number): void {
   target.writeUInt32LE(len, pos)
-  target.writeUInt32LE(crc32c(target.subarray(pos + FRAME_HEADER_BYTES, pos + FRAME_HEADER_BYTES + len)), pos + 4)
+  target.writeUInt32LE(
+    crc32c(target.subarray(pos + FRAME_HEADER_BYTES, pos + FRAME_HEADER_BYTES + len)),
+    pos + 4,
+  )
 }
 
 export function encodeFrame(body: Uint8Array): Buffer {
@@ -76,8 +79,10 @@ export class FrameReader {
     const off = pos - this.#bufPos
     const len = this.#buf.readUInt32LE(off)
     const crc = this.#buf.readUInt32LE(off + 4)
-    if (len === 0 || len > MAX_FRAME_BODY_BYTES) return { ok: false, pos, reason: `bad length ${len}` }
-    if (!(await this.#fill(FRAME_HEADER_BYTES + len))) return { ok: false, pos, reason: 'short body' }
+    if (len === 0 || len > MAX_FRAME_BODY_BYTES)
+      return { ok: false, pos, reason: `bad length ${len}` }
+    if (!(await this.#fill(FRAME_HEADER_BYTES + len)))
+      return { ok: false, pos, reason: 'short body' }
     const start = pos - this.#bufPos + FRAME_HEADER_BYTES
     const body = this.#buf.subarray(start, start + len)
     if (crc32c(body) !== crc) return { ok: false, pos, reason: 'checksum mismatch' }
@@ -168,7 +173,10 @@ export async function recoverLog(
     const rest = Buffer.allocUnsafe(Math.max(0, size - f.pos - 1))
     if (rest.length > 0) await fh.read(rest, 0, rest.length, f.pos + 1)
     if (containsValidFrame(rest)) {
-      throw new DbError('DataCorrupted', `${what}: damaged record at byte ${f.pos} (${f.reason}) is followed by intact records`)
+      throw new DbError(
+        'DataCorrupted',
+        `${what}: damaged record at byte ${f.pos} (${f.reason}) is followed by intact records`,
+      )
     }
     return { end: f.pos, tornBytes: size - f.pos }
   }

@@ -8,7 +8,7 @@
  */
 import type { Catalog } from '../catalog/catalog.js'
 import type { CollectionInfo, DeltalogInfo, SegmentInfo, ShardCheckpoint } from '../catalog/model.js'
-import { DbError } from '../common/errors.js'
+import { DbError, invalid } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { Timestamp, TsoAllocator } from '../common/tso.js'
 import type { ObjectStore, Wal } from '../infra/index.js'
@@ -16,7 +16,7 @@ import type { Column } from '../schema/columns.js'
 import { concatColumns, takeRows } from '../schema/field-data.js'
 import { primaryField, type FieldSchema } from '../schema/types.js'
 import { RowChunk, Segment } from '../segment/segment.js'
-import { ShardReplica, type FlushSnapshot } from '../segment/shard.js'
+import { MAX_PARTS_PER_MESSAGE, ShardReplica, type FlushSnapshot } from '../segment/shard.js'
 import { decodeDeltaLog, decodeInsertLog, deltaLogKey, encodeDeltaLog, encodeInsertLog, insertLogKey } from '../storage/binlog.js'
 import { DmlChannel } from '../streaming/dml-channel.js'
 import { decodeDmlMessage, type DmlMessage, type DmlPart, type PrimaryKeys } from '../streaming/messages.js'
@@ -44,10 +44,10 @@ export class CollectionRuntime {
   /** Flushed segments whose rows are in memory. */
   readonly loadedSegments = new Set<bigint>()
 
-  constructor(info: CollectionInfo, checkpoints: (shard: number) => bigint) {
+  constructor(info: CollectionInfo, checkpoints: (shard: number) => bigint, segmentMaxRows: number) {
     this.info = info
     const pk = primaryField(info.schema).name
-    this.shards = Array.from({ length: info.shardsNum }, (_, i) => new ShardReplica(i, pk, checkpoints(i)))
+    this.shards = Array.from({ length: info.shardsNum }, (_, i) => new ShardReplica(i, pk, checkpoints(i), segmentMaxRows))
   }
 
   get pkField(): FieldSchema {
@@ -97,7 +97,7 @@ export class DataPlane {
     let flushedSegments = 0
     let loadedRows = 0
     for (const info of catalog.allCollections()) {
-      const rt = new CollectionRuntime(info, (s) => catalog.checkpoint(info.id, s)?.offset ?? 0n)
+      const rt = new CollectionRuntime(info, (s) => catalog.checkpoint(info.id, s)?.offset ?? 0n, this.deps.config.segmentMaxRows)
       this.runtimes.set(info.id, rt)
       for (let s = 0; s < info.shardsNum; s++) {
         const cp = catalog.checkpoint(info.id, s)
@@ -142,20 +142,20 @@ export class DataPlane {
     const rt = this.runtimes.get(msg.collectionId)
     if (!rt) return false // dropped collection: its messages are garbage until truncated
     let applied = false
-    for (const part of msg.parts) {
+    msg.parts.forEach((part, i) => {
       const shard = rt.shards[part.shard]
-      if (!shard || (replay && offset < shard.checkpoint)) continue
-      if (part.kind === 'insert') shard.applyInsert(part, msg.ts, offset)
+      if (!shard || (replay && offset < shard.checkpoint)) return
+      if (part.kind === 'insert') shard.applyInsert(part, msg.ts, offset, i)
       else shard.applyDelete(part, msg.ts, offset)
       applied = true
-    }
+    })
     return applied
   }
 
   // ---------------------------------------------------------------- DDL hooks
 
   addCollection(info: CollectionInfo): void {
-    this.runtimes.set(info.id, new CollectionRuntime(info, () => this.channel.appliedOffset()))
+    this.runtimes.set(info.id, new CollectionRuntime(info, () => this.channel.appliedOffset(), this.deps.config.segmentMaxRows))
   }
 
   updateCollection(info: CollectionInfo): void {
@@ -181,13 +181,7 @@ export class DataPlane {
     const rt = this.runtime(collectionId)
     const info = rt.info
     const groups = this.routeRows(rt, batch, partitionId)
-    const segIds = new Map<string, bigint>()
-    for (const [key, rows] of groups) {
-      const [shard, part] = key.split('/') as [string, string]
-      const growing = rt.shards[Number(shard)]!.growingSegment(BigInt(part))
-      const fits = growing && growing.numRows + rows.length <= this.deps.config.segmentMaxRows
-      segIds.set(key, fits ? growing.id : await this.deps.catalog.allocIds(1))
-    }
+    if (groups.size * 2 > MAX_PARTS_PER_MESSAGE) throw invalid(`one request may touch at most ${MAX_PARTS_PER_MESSAGE / 2} shard/partition pairs`)
     const { ts } = await this.channel.append((ts) => {
       const parts: DmlPart[] = []
       for (const [key, rows] of groups) {
@@ -195,7 +189,7 @@ export class DataPlane {
         const columns = groups.size === 1 ? batch.columns : this.subset(rt, batch, rows)
         const pks = columns.get(rt.pkField.name)!.data as PrimaryKeys
         if (opts.upsert) parts.push({ kind: 'delete', shard: Number(shard), pks })
-        parts.push({ kind: 'insert', shard: Number(shard), partitionId: BigInt(part), segmentId: segIds.get(key)!, numRows: rows.length, columns })
+        parts.push({ kind: 'insert', shard: Number(shard), partitionId: BigInt(part), numRows: rows.length, columns })
       }
       return { collectionId: info.id, ts, parts }
     })

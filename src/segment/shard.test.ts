@@ -4,9 +4,9 @@ import type { Column } from '../schema/columns.js'
 import type { InsertPart } from '../streaming/messages.js'
 import { ShardReplica } from './shard.js'
 
-function part(segmentId: bigint, pks: bigint[]): InsertPart {
+function part(_segment: bigint, pks: bigint[]): InsertPart {
   const columns = new Map<string, Column>([['id', { type: 'Int64', data: BigInt64Array.from(pks) }]])
-  return { kind: 'insert', shard: 0, partitionId: 1n, segmentId, numRows: pks.length, columns }
+  return { kind: 'insert', shard: 0, partitionId: 1n, numRows: pks.length, columns }
 }
 
 function visible(shard: ShardReplica, ts: bigint): bigint[] {
@@ -18,9 +18,9 @@ function visible(shard: ShardReplica, ts: bigint): bigint[] {
 describe('ShardReplica MVCC', () => {
   it('shows each snapshot exactly the rows inserted before it and not deleted before it', () => {
     const s = new ShardReplica(0, 'id', 0n)
-    s.applyInsert(part(10n, [1n, 2n, 3n]), 100n, 0n)
+    s.applyInsert(part(10n, [1n, 2n, 3n]), 100n, 0n, 0)
     s.applyDelete({ kind: 'delete', shard: 0, pks: BigInt64Array.of(2n) }, 200n, 1n)
-    s.applyInsert(part(10n, [4n]), 300n, 2n)
+    s.applyInsert(part(10n, [4n]), 300n, 2n, 0)
     assert.deepEqual(visible(s, 99n), [])
     assert.deepEqual(visible(s, 100n), [1n, 2n, 3n])
     assert.deepEqual(visible(s, 199n), [1n, 2n, 3n])
@@ -30,9 +30,9 @@ describe('ShardReplica MVCC', () => {
 
   it('upsert = delete + insert at one timestamp keeps only the new row', () => {
     const s = new ShardReplica(0, 'id', 0n)
-    s.applyInsert(part(10n, [1n]), 100n, 0n)
+    s.applyInsert(part(10n, [1n]), 100n, 0n, 0)
     s.applyDelete({ kind: 'delete', shard: 0, pks: BigInt64Array.of(1n) }, 200n, 1n)
-    s.applyInsert(part(10n, [1n]), 200n, 1n)
+    s.applyInsert(part(10n, [1n]), 200n, 1n, 0)
     assert.deepEqual(visible(s, 150n), [1n])
     assert.deepEqual(visible(s, 250n), [1n])
     let rows = 0
@@ -40,35 +40,46 @@ describe('ShardReplica MVCC', () => {
     assert.equal(rows, 1)
   })
 
-  it('applies known deletes to a segment loaded later, and seals on a new segment id', () => {
-    const s = new ShardReplica(0, 'id', 0n)
-    s.applyInsert(part(10n, [1n]), 100n, 0n)
-    s.applyInsert(part(11n, [2n]), 110n, 1n)
-    assert.equal(s.segments.get(10n)!.state, 'sealed')
-    assert.equal(s.segments.get(11n)!.state, 'growing')
+  it('seals a full segment and never grows a segment a flush has sealed', () => {
+    const s = new ShardReplica(0, 'id', 0n, 2)
+    s.applyInsert(part(0n, [1n, 2n]), 100n, 0n, 0)
+    s.applyInsert(part(0n, [3n]), 110n, 1n, 0)
+    const [first, second] = [...s.segments.values()]
+    assert.equal(first!.state, 'sealed')
+    assert.equal(second!.state, 'growing')
+    assert.notEqual(first!.id, second!.id)
     const snap = s.beginFlush(2n)
-    assert.deepEqual(snap.segments.map((x) => x.id).sort(), [10n, 11n])
+    assert.deepEqual(snap.segments.map((x) => x.id), [first!.id, second!.id])
+    // A message applied while the flush writes files lands in a new segment, not a sealed one.
+    s.applyInsert(part(0n, [4n]), 120n, 2n, 0)
+    assert.equal(second!.numRows, 1)
     s.completeFlush(snap)
     assert.equal(s.checkpoint, 2n)
-    assert.equal(s.firstUnflushedOffset, undefined)
-    s.applyPersistedDeletes({ pks: BigInt64Array.of(7n), ts: 500n })
+    assert.equal(s.firstUnflushedOffset, 2n)
+    const next = s.beginFlush(3n)
+    assert.deepEqual(next.segments.map((x) => x.numRows), [1])
+  })
+
+  it('applies known deletes to a segment loaded later', () => {
+    const s = new ShardReplica(0, 'id', 0n)
+    s.applyInsert(part(0n, [1n, 7n]), 100n, 0n, 0)
+    const seg = [...s.segments.values()][0]!
     const other = new ShardReplica(0, 'id', 0n)
     other.applyPersistedDeletes({ pks: BigInt64Array.of(7n), ts: 500n })
-    const seg = s.segments.get(10n)!
+    seg.state = 'flushed'
     other.addLoadedSegment(seg)
-    const p = part(12n, [7n])
-    other.applyInsert(p, 400n, 3n)
     assert.deepEqual(visible(other, 450n), [1n, 7n])
+    assert.deepEqual(visible(other, 500n), [1n])
   })
 
   it('an aborted flush keeps deletes and the unflushed range for the retry', () => {
     const s = new ShardReplica(0, 'id', 0n)
-    s.applyInsert(part(10n, [1n]), 100n, 5n)
+    s.applyInsert(part(10n, [1n]), 100n, 5n, 0)
     s.applyDelete({ kind: 'delete', shard: 0, pks: BigInt64Array.of(1n) }, 200n, 6n)
     const snap = s.beginFlush(7n)
     s.abortFlush(snap)
     assert.equal(s.firstUnflushedOffset, 5n)
     assert.equal(s.unflushedDeletes.length, 1)
-    assert.equal(s.segments.get(10n)!.state, 'sealed')
+    assert.deepEqual([...s.segments.values()].map((x) => x.state), ['sealed'])
   })
 })

@@ -37,24 +37,30 @@ export class ShardReplica {
   firstUnflushedOffset: bigint | undefined
   lastAppliedTs: Timestamp = 0n
 
-  constructor(shard: number, pkField: string, checkpoint: bigint) {
+  private readonly segmentMaxRows: number
+
+  constructor(shard: number, pkField: string, checkpoint: bigint, segmentMaxRows = 1_000_000) {
     this.shard = shard
     this.pkField = pkField
     this.checkpoint = checkpoint
+    this.segmentMaxRows = segmentMaxRows
   }
 
   growingSegment(partitionId: bigint): Segment | undefined {
     return this.growing.get(partitionId)
   }
 
-  applyInsert(part: InsertPart, ts: Timestamp, offset: bigint): void {
+  /**
+   * Rows go to the partition's growing segment, or to a new one when there is none (a flush sealed
+   * it) or it is full. Segments are chosen here, at apply time, never before the append: a segment
+   * sealed by a flush must not receive rows the flush did not write.
+   */
+  applyInsert(part: InsertPart, ts: Timestamp, offset: bigint, partIndex: number): void {
     this.noteApplied(offset, ts)
-    let seg = this.segments.get(part.segmentId)
-    if (!seg) {
-      // A new segment id for this partition means the assigner sealed the previous growing one.
-      const prev = this.growing.get(part.partitionId)
-      if (prev) prev.state = 'sealed'
-      seg = new Segment(part.segmentId, part.partitionId, this.shard, 'growing')
+    let seg = this.growing.get(part.partitionId)
+    if (!seg || (seg.numRows > 0 && seg.numRows + part.numRows > this.segmentMaxRows)) {
+      if (seg) seg.state = 'sealed'
+      seg = new Segment(segmentIdFor(offset, partIndex), part.partitionId, this.shard, 'growing')
       this.segments.set(seg.id, seg)
       this.growing.set(part.partitionId, seg)
     }
@@ -175,6 +181,19 @@ export class ShardReplica {
   columnOf(chunk: RowChunk, field: string): Column | undefined {
     return chunk.columns.get(field)
   }
+}
+
+/**
+ * Growing segment IDs derive from the WAL offset of the message that opened the segment: unique
+ * (offsets are never reused), needing no allocator round-trip on the apply path, and kept apart
+ * from allocator IDs by the high bit.
+ */
+export const SEGMENT_ID_BASE = 1n << 62n
+export const MAX_PARTS_PER_MESSAGE = 1 << 16
+
+export function segmentIdFor(offset: bigint, partIndex: number): bigint {
+  if (partIndex >= MAX_PARTS_PER_MESSAGE) throw new Error(`message part index ${partIndex} out of range`)
+  return SEGMENT_ID_BASE + offset * BigInt(MAX_PARTS_PER_MESSAGE) + BigInt(partIndex)
 }
 
 export interface FlushSnapshot {

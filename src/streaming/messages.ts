@@ -17,7 +17,6 @@ export interface InsertPart {
   readonly kind: 'insert'
   readonly shard: number
   readonly partitionId: bigint
-  readonly segmentId: bigint
   readonly numRows: number
   /** Field name -> column, every stored field including `$meta`. */
   readonly columns: ReadonlyMap<string, Column>
@@ -42,7 +41,6 @@ interface HeaderPart {
   k: 'i' | 'd'
   s: number
   p?: string
-  g?: string
   n?: number
   f?: string[]
 }
@@ -60,7 +58,7 @@ export function encodeDmlMessage(msg: DmlMessage): Uint8Array {
   for (const part of msg.parts) {
     if (part.kind === 'insert') {
       const names = [...part.columns.keys()]
-      header.parts.push({ k: 'i', s: part.shard, p: part.partitionId.toString(), g: part.segmentId.toString(), n: part.numRows, f: names })
+      header.parts.push({ k: 'i', s: part.shard, p: part.partitionId.toString(), n: part.numRows, f: names })
       for (const name of names) blocks.push(encodeColumn(part.columns.get(name)!))
     } else {
       header.parts.push({ k: 'd', s: part.shard })
@@ -99,7 +97,7 @@ export function decodeDmlMessage(bytes: Uint8Array): DmlMessage {
       if (hp.k === 'i') {
         const columns = new Map<string, Column>()
         for (const name of hp.f ?? []) columns.set(name, next())
-        return { kind: 'insert', shard: hp.s, partitionId: BigInt(hp.p!), segmentId: BigInt(hp.g!), numRows: hp.n!, columns }
+        return { kind: 'insert', shard: hp.s, partitionId: BigInt(hp.p!), numRows: hp.n!, columns }
       }
       const col = next()
       if (col.type !== 'Int64' && col.type !== 'VarChar') throw new Error('delete part without primary keys')

@@ -19,8 +19,42 @@ export interface AdapterFactory<T> {
   cleanup?(): Promise<void>
 }
 
+/**
+ * Returns a runner that opens a fresh instance, passes it to `fn` and closes whichever instance
+ * the test ends with (`swap` tells it about one from `reopen`).
+ */
+export function instanceRunner<T extends { close(): Promise<void> }>(
+  factory: AdapterFactory<T>,
+): (fn: (instance: T, swap: (next: T) => void) => Promise<void>) => Promise<void> {
+  return async (fn) => {
+    let instance = await factory.open()
+    try {
+      await fn(instance, (next) => {
+        instance = next
+      })
+    } finally {
+      await instance.close()
+    }
+  }
+}
+
+/** Byte ranges [start, end) of the `[u32 len][u32 crc][body]` frames of a journal or WAL segment. */
+export function frameBounds(buf: Buffer): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  for (let pos = 0; pos < buf.length; ) {
+    const end = pos + 8 + buf.readUInt32LE(pos)
+    out.push([pos, end])
+    pos = end
+  }
+  return out
+}
+
 /** Asserts that `p` rejects with a DbError of `kind`, optionally with a message matching `msg`. */
-export async function rejectsWith(p: Promise<unknown> | (() => Promise<unknown>), kind: ErrorKind, msg?: RegExp): Promise<void> {
+export async function rejectsWith(
+  p: Promise<unknown> | (() => Promise<unknown>),
+  kind: ErrorKind,
+  msg?: RegExp,
+): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(isDbError(e, kind), `expected DbError ${kind}, got ${String(e)}`)
     if (msg) assert.match(e.message, msg)
@@ -36,7 +70,10 @@ export async function failsWith(fn: () => unknown, kind: ErrorKind): Promise<voi
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `cond` until it holds or `timeoutMs` passes. */
-export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
+export async function eventually(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 2000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await cond())) {
     if (Date.now() > deadline) assert.fail(`condition not met within ${timeoutMs} ms`)

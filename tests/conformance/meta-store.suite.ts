@@ -5,28 +5,30 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import type { KeyValue, MetaStore, WatchEvent } from '../../src/infra/meta-store/meta-store.js'
-import { eventually, failsWith, rejectsWith, sleep, type AdapterFactory } from './harness.js'
+import {
+  eventually,
+  failsWith,
+  rejectsWith,
+  sleep,
+  instanceRunner,
+  type AdapterFactory,
+} from './harness.js'
 
 /** Collects watch callbacks: one array per call. */
-function recorder(): { calls: WatchEvent[][]; events: () => WatchEvent[]; onEvents: (e: WatchEvent[]) => void } {
+function recorder(): {
+  calls: WatchEvent[][]
+  events: () => WatchEvent[]
+  onEvents: (e: WatchEvent[]) => void
+} {
   const calls: WatchEvent[][] = []
   return { calls, events: () => calls.flat(), onEvents: (e) => calls.push(e) }
 }
 
-const brief = (e: WatchEvent): string => `${e.type} ${e.kv.key}${e.type === 'put' ? `=${e.kv.value}` : ''} @${e.kv.modRevision}`
+const brief = (e: WatchEvent): string =>
+  `${e.type} ${e.kv.key}${e.type === 'put' ? `=${e.kv.value}` : ''} @${e.kv.modRevision}`
 
 export function describeMetaStore(name: string, factory: AdapterFactory<MetaStore>): void {
-  /** Runs `fn` on a fresh store and closes whatever store it ends with. */
-  async function withStore(fn: (s: MetaStore, swap: (next: MetaStore) => void) => Promise<void>): Promise<void> {
-    let store = await factory.open()
-    try {
-      await fn(store, (next) => {
-        store = next
-      })
-    } finally {
-      await store.close()
-    }
-  }
+  const withStore = instanceRunner(factory)
 
   describe(`MetaStore conformance: ${name}`, () => {
     after(() => factory.cleanup?.())
@@ -42,11 +44,23 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           const r0 = await s.currentRevision()
           const r1 = await s.put('a', '1')
           assert.equal(r1, r0 + 1)
-          assert.deepEqual(await s.get('a'), { key: 'a', value: '1', createRevision: r1, modRevision: r1, version: 1 })
+          assert.deepEqual(await s.get('a'), {
+            key: 'a',
+            value: '1',
+            createRevision: r1,
+            modRevision: r1,
+            version: 1,
+          })
           const r2 = await s.put('b', 'x')
           const r3 = await s.put('a', '2')
           assert.ok(r3 > r2 && r2 > r1)
-          assert.deepEqual(await s.get('a'), { key: 'a', value: '2', createRevision: r1, modRevision: r3, version: 2 })
+          assert.deepEqual(await s.get('a'), {
+            key: 'a',
+            value: '2',
+            createRevision: r1,
+            modRevision: r3,
+            version: 2,
+          })
           assert.equal(await s.currentRevision(), r3)
         }))
 
@@ -75,12 +89,19 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           await s.put('a', '2')
           await s.delete('a')
           const r = await s.put('a', '3')
-          assert.deepEqual(await s.get('a'), { key: 'a', value: '3', createRevision: r, modRevision: r, version: 1 })
+          assert.deepEqual(await s.get('a'), {
+            key: 'a',
+            value: '3',
+            createRevision: r,
+            modRevision: r,
+            version: 1,
+          })
         }))
 
       it('keeps arbitrary string values intact', () =>
         withStore(async (s) => {
-          const value = JSON.stringify({ unicode: 'héllo ✓ 😀', nl: 'a\nb', empty: '' }) + '\u0000tail'
+          const value =
+            JSON.stringify({ unicode: 'héllo ✓ 😀', nl: 'a\nb', empty: '' }) + '\u0000tail'
           await s.put('k', value)
           await s.put('empty', '')
           assert.equal((await s.get('k'))?.value, value)
@@ -96,10 +117,20 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
     describe('scan / deletePrefix', () => {
       it('scans a prefix in key order, with a limit', () =>
         withStore(async (s) => {
-          for (const k of ['c/2', 'a/1', 'c/10', 'b', 'c/1', 'c', 'c/1/x', 'd/1']) await s.put(k, k.toUpperCase())
-          assert.deepEqual((await s.scan('c/')).map((kv) => kv.key), ['c/1', 'c/1/x', 'c/10', 'c/2'])
-          assert.deepEqual((await s.scan('c/', { limit: 2 })).map((kv) => kv.key), ['c/1', 'c/1/x'])
-          assert.deepEqual((await s.scan('')).map((kv) => kv.key), ['a/1', 'b', 'c', 'c/1', 'c/1/x', 'c/10', 'c/2', 'd/1'])
+          for (const k of ['c/2', 'a/1', 'c/10', 'b', 'c/1', 'c', 'c/1/x', 'd/1'])
+            await s.put(k, k.toUpperCase())
+          assert.deepEqual(
+            (await s.scan('c/')).map((kv) => kv.key),
+            ['c/1', 'c/1/x', 'c/10', 'c/2'],
+          )
+          assert.deepEqual(
+            (await s.scan('c/', { limit: 2 })).map((kv) => kv.key),
+            ['c/1', 'c/1/x'],
+          )
+          assert.deepEqual(
+            (await s.scan('')).map((kv) => kv.key),
+            ['a/1', 'b', 'c', 'c/1', 'c/1/x', 'c/10', 'c/2', 'd/1'],
+          )
           assert.deepEqual(await s.scan('zzz'), [])
           const [kv] = await s.scan('b')
           assert.equal(kv?.value, 'B')
@@ -111,7 +142,10 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           const before = await s.currentRevision()
           assert.equal(await s.deletePrefix('p/'), 3)
           assert.equal(await s.currentRevision(), before + 1)
-          assert.deepEqual((await s.scan('')).map((kv) => kv.key), ['p', 'q/1'])
+          assert.deepEqual(
+            (await s.scan('')).map((kv) => kv.key),
+            ['p', 'q/1'],
+          )
           assert.equal(await s.deletePrefix('none/'), 0)
           assert.equal(await s.currentRevision(), before + 1)
         }))
@@ -160,7 +194,10 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
         withStore(async (s) => {
           await s.put('a', '1')
           const before = await s.currentRevision()
-          const res = await s.txn({ compare: [{ key: 'a', target: 'version', op: '>', value: 5 }], success: [{ type: 'delete', key: 'a' }] })
+          const res = await s.txn({
+            compare: [{ key: 'a', target: 'version', op: '>', value: 5 }],
+            success: [{ type: 'delete', key: 'a' }],
+          })
           assert.deepEqual(res, { succeeded: false, revision: before })
           const res2 = await s.txn({ compare: [], success: [{ type: 'delete', key: 'missing' }] })
           assert.deepEqual(res2, { succeeded: true, revision: before })
@@ -169,9 +206,15 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
       it('compares revisions and version of a missing key as 0', () =>
         withStore(async (s) => {
           for (const target of ['createRevision', 'modRevision', 'version'] as const) {
-            const hit = await s.txn({ compare: [{ key: 'missing', target, op: '=', value: 0 }], success: [] })
+            const hit = await s.txn({
+              compare: [{ key: 'missing', target, op: '=', value: 0 }],
+              success: [],
+            })
             assert.equal(hit.succeeded, true, target)
-            const miss = await s.txn({ compare: [{ key: 'missing', target, op: '>', value: 0 }], success: [] })
+            const miss = await s.txn({
+              compare: [{ key: 'missing', target, op: '>', value: 0 }],
+              success: [],
+            })
             assert.equal(miss.succeeded, false, target)
           }
         }))
@@ -179,7 +222,10 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
       it('value compares on a missing key are false, = and != alike (etcd)', () =>
         withStore(async (s) => {
           for (const op of ['=', '!='] as const) {
-            const res = await s.txn({ compare: [{ key: 'missing', target: 'value', op, value: '' }], success: [] })
+            const res = await s.txn({
+              compare: [{ key: 'missing', target: 'value', op, value: '' }],
+              success: [],
+            })
             assert.equal(res.succeeded, false, op)
           }
         }))
@@ -188,7 +234,14 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
         withStore(async (s) => {
           await s.put('k', 'a')
           const r = await s.put('k', 'b')
-          const check = async (c: { target: 'modRevision' | 'createRevision' | 'version'; op: '=' | '!=' | '<' | '>'; value: number }, want: boolean) => {
+          const check = async (
+            c: {
+              target: 'modRevision' | 'createRevision' | 'version'
+              op: '=' | '!=' | '<' | '>'
+              value: number
+            },
+            want: boolean,
+          ) => {
             const res = await s.txn({ compare: [{ key: 'k', ...c }], success: [] })
             assert.equal(res.succeeded, want, JSON.stringify(c))
           }
@@ -200,7 +253,10 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           await check({ target: 'modRevision', op: '<', value: r }, false)
           await check({ target: 'createRevision', op: '<', value: r }, true)
           await check({ target: 'createRevision', op: '!=', value: r }, true)
-          const v = await s.txn({ compare: [{ key: 'k', target: 'value', op: '!=', value: 'a' }], success: [] })
+          const v = await s.txn({
+            compare: [{ key: 'k', target: 'value', op: '!=', value: 'a' }],
+            success: [],
+          })
           assert.equal(v.succeeded, true)
         }))
 
@@ -226,7 +282,9 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
             for (;;) {
               const kv = (await s.get('counter'))!
               const res = await s.txn({
-                compare: [{ key: 'counter', target: 'modRevision', op: '=', value: kv.modRevision }],
+                compare: [
+                  { key: 'counter', target: 'modRevision', op: '=', value: kv.modRevision },
+                ],
                 success: [{ type: 'put', key: 'counter', value: String(Number(kv.value) + 1) }],
               })
               if (res.succeeded) return
@@ -239,8 +297,17 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
       it('deletePrefix inside a txn shares the revision with the other ops', () =>
         withStore(async (s) => {
           for (const k of ['coll/1/a', 'coll/1/b', 'other']) await s.put(k, 'v')
-          const res = await s.txn({ compare: [], success: [{ type: 'deletePrefix', prefix: 'coll/1/' }, { type: 'put', key: 'tomb/1', value: 'dropped' }] })
-          assert.deepEqual((await s.scan('')).map((kv) => kv.key), ['other', 'tomb/1'])
+          const res = await s.txn({
+            compare: [],
+            success: [
+              { type: 'deletePrefix', prefix: 'coll/1/' },
+              { type: 'put', key: 'tomb/1', value: 'dropped' },
+            ],
+          })
+          assert.deepEqual(
+            (await s.scan('')).map((kv) => kv.key),
+            ['other', 'tomb/1'],
+          )
           assert.equal((await s.get('tomb/1'))?.modRevision, res.revision)
         }))
 
@@ -249,13 +316,29 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           await s.put('x', 'orig')
           const before = await s.currentRevision()
           const bad = [
-            [{ type: 'put', key: 'x', value: '1' }, { type: 'put', key: 'x', value: '2' }],
-            [{ type: 'put', key: 'y', value: '1' }, { type: 'delete', key: 'y' }],
-            [{ type: 'deletePrefix', prefix: 'x' }, { type: 'put', key: 'x/1', value: '1' }],
+            [
+              { type: 'put', key: 'x', value: '1' },
+              { type: 'put', key: 'x', value: '2' },
+            ],
+            [
+              { type: 'put', key: 'y', value: '1' },
+              { type: 'delete', key: 'y' },
+            ],
+            [
+              { type: 'deletePrefix', prefix: 'x' },
+              { type: 'put', key: 'x/1', value: '1' },
+            ],
           ] as const
-          for (const success of bad) await rejectsWith(s.txn({ compare: [], success }), 'ParameterInvalid', /duplicate key/)
+          for (const success of bad)
+            await rejectsWith(s.txn({ compare: [], success }), 'ParameterInvalid', /duplicate key/)
           // Overlapping deletes are fine.
-          await s.txn({ compare: [], success: [{ type: 'delete', key: 'x' }, { type: 'deletePrefix', prefix: 'x' }] })
+          await s.txn({
+            compare: [],
+            success: [
+              { type: 'delete', key: 'x' },
+              { type: 'deletePrefix', prefix: 'x' },
+            ],
+          })
           assert.equal(await s.get('x'), undefined)
           assert.equal(await s.currentRevision(), before + 1)
         }))
@@ -264,7 +347,13 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
         withStore(async (s) => {
           const before = await s.currentRevision()
           await rejectsWith(
-            s.txn({ compare: [], success: [{ type: 'put', key: 'ok', value: '1' }, { type: 'put', key: 'bad', value: '2', lease: 'no-such-lease' }] }),
+            s.txn({
+              compare: [],
+              success: [
+                { type: 'put', key: 'ok', value: '1' },
+                { type: 'put', key: 'bad', value: '2', lease: 'no-such-lease' },
+              ],
+            }),
             'ParameterInvalid',
           )
           assert.equal(await s.get('ok'), undefined)
@@ -285,16 +374,37 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           inside = false
           const r1 = await s.put('w/a', '1')
           await s.put('other', 'ignored')
-          const tx = await s.txn({ compare: [], success: [{ type: 'put', key: 'w/b', value: '2' }, { type: 'put', key: 'w/c', value: '3' }, { type: 'put', key: 'zz', value: '' }] })
+          const tx = await s.txn({
+            compare: [],
+            success: [
+              { type: 'put', key: 'w/b', value: '2' },
+              { type: 'put', key: 'w/c', value: '3' },
+              { type: 'put', key: 'zz', value: '' },
+            ],
+          })
           assert.equal(await s.deletePrefix('w/'), 4)
           const rd = await s.currentRevision()
           await eventually(() => rec.calls.length === 3)
-          assert.deepEqual(rec.calls.map((c) => c.map(brief)), [
-            [`put w/a=1 @${r1}`],
-            [`put w/b=2 @${tx.revision}`, `put w/c=3 @${tx.revision}`],
-            [`delete w/a @${rd}`, `delete w/b @${rd}`, `delete w/c @${rd}`, `delete w/old @${rd}`],
-          ])
-          assert.deepEqual(rec.calls[2]![0]!.kv, { key: 'w/a', value: '', createRevision: 0, modRevision: rd, version: 0 })
+          assert.deepEqual(
+            rec.calls.map((c) => c.map(brief)),
+            [
+              [`put w/a=1 @${r1}`],
+              [`put w/b=2 @${tx.revision}`, `put w/c=3 @${tx.revision}`],
+              [
+                `delete w/a @${rd}`,
+                `delete w/b @${rd}`,
+                `delete w/c @${rd}`,
+                `delete w/old @${rd}`,
+              ],
+            ],
+          )
+          assert.deepEqual(rec.calls[2]![0]!.kv, {
+            key: 'w/a',
+            value: '',
+            createRevision: 0,
+            modRevision: rd,
+            version: 0,
+          })
           w.cancel()
           await s.put('w/after', 'x')
           await sleep(20)
@@ -324,7 +434,11 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           s.watch('h/', { fromRevision: r1 }, rec.onEvents)
           const r4 = await s.put('h/3', 'c')
           await eventually(() => rec.calls.length === 3)
-          assert.deepEqual(rec.events().map(brief), [`put h/2=b @${r2}`, `delete h/1 @${r2 + 1}`, `put h/3=c @${r4}`])
+          assert.deepEqual(rec.events().map(brief), [
+            `put h/2=b @${r2}`,
+            `delete h/1 @${r2 + 1}`,
+            `put h/3=c @${r4}`,
+          ])
         }))
 
       it('watch from the current revision sees only later writes', () =>
@@ -335,7 +449,10 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           await s.put('b', '2')
           await eventually(() => rec.calls.length === 1)
           await sleep(20)
-          assert.deepEqual(rec.events().map((e) => e.kv.key), ['b'])
+          assert.deepEqual(
+            rec.events().map((e) => e.kv.key),
+            ['b'],
+          )
         }))
 
       it('several watchers each get every event', () =>
@@ -346,12 +463,31 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           s.watch('x', {}, b.onEvents)
           await Promise.all([s.put('x1', '1'), s.put('y1', '1'), s.put('x2', '2')])
           await eventually(() => a.calls.length === 3 && b.calls.length === 2)
-          assert.deepEqual(b.events().map((e) => e.kv.key), ['x1', 'x2'])
+          assert.deepEqual(
+            b.events().map((e) => e.kv.key),
+            ['x1', 'x2'],
+          )
+        }))
+
+      it('a callback that throws does not stop later deliveries or the store', () =>
+        withStore(async (s) => {
+          const rec = recorder()
+          s.watch('', {}, (events) => {
+            rec.onEvents(events)
+            throw new Error('consumer bug')
+          })
+          await s.put('a', '1')
+          await s.put('b', '2')
+          await eventually(() => rec.calls.length === 2)
+          assert.equal((await s.get('b'))?.value, '2')
         }))
 
       it('rejects a negative fromRevision', () =>
         withStore(async (s) => {
-          await failsWith(() => s.watch('', { fromRevision: -1 }, () => undefined), 'ParameterInvalid')
+          await failsWith(
+            () => s.watch('', { fromRevision: -1 }, () => undefined),
+            'ParameterInvalid',
+          )
         }))
     })
 
@@ -367,7 +503,10 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           s.watch('session/', {}, rec.onEvents)
           await eventually(async () => (await s.get('session/1')) === undefined, 2000)
           await eventually(() => rec.calls.length === 1)
-          assert.deepEqual(rec.events().map((e) => `${e.type} ${e.kv.key}`), ['delete session/1'])
+          assert.deepEqual(
+            rec.events().map((e) => `${e.type} ${e.kv.key}`),
+            ['delete session/1'],
+          )
           assert.equal((await s.get('plain'))?.value, 'stays')
           await rejectsWith(lease.keepAlive(), 'IoKeyNotFound')
           await rejectsWith(s.put('session/2', 'late', { lease: lease.id }), 'ParameterInvalid')
@@ -431,7 +570,13 @@ export function describeMetaStore(name: string, factory: AdapterFactory<MetaStor
           withStore(async (s, swap) => {
             await s.put('a', '1')
             await s.put('a', '2')
-            await s.txn({ compare: [], success: [{ type: 'put', key: 'b', value: 'x' }, { type: 'put', key: 'c', value: 'y' }] })
+            await s.txn({
+              compare: [],
+              success: [
+                { type: 'put', key: 'b', value: 'x' },
+                { type: 'put', key: 'c', value: 'y' },
+              ],
+            })
             await s.delete('c')
             const rev = await s.currentRevision()
             const before = await s.scan('')

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import type { ObjectInfo, ObjectStore } from '../../src/infra/object-store/object-store.js'
-import { rejectsWith, type AdapterFactory } from './harness.js'
+import { rejectsWith, instanceRunner, type AdapterFactory } from './harness.js'
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
 const text = (b: Uint8Array): string => new TextDecoder().decode(b)
@@ -21,16 +21,7 @@ async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
 }
 
 export function describeObjectStore(name: string, factory: AdapterFactory<ObjectStore>): void {
-  async function withStore(fn: (s: ObjectStore, swap: (next: ObjectStore) => void) => Promise<void>): Promise<void> {
-    let store = await factory.open()
-    try {
-      await fn(store, (next) => {
-        store = next
-      })
-    } finally {
-      await store.close()
-    }
-  }
+  const withStore = instanceRunner(factory)
 
   describe(`ObjectStore conformance: ${name}`, () => {
     after(() => factory.cleanup?.())
@@ -92,7 +83,10 @@ export function describeObjectStore(name: string, factory: AdapterFactory<Object
           const info = await s.stat('k')
           assert.equal(info?.key, 'k')
           assert.equal(info?.size, 5)
-          assert.ok(info!.lastModifiedMs >= before - 2000 && info!.lastModifiedMs <= Date.now() + 2000, String(info!.lastModifiedMs))
+          assert.ok(
+            info!.lastModifiedMs >= before - 2000 && info!.lastModifiedMs <= Date.now() + 2000,
+            String(info!.lastModifiedMs),
+          )
         }))
 
       it('rejects malformed keys', () =>
@@ -118,7 +112,10 @@ export function describeObjectStore(name: string, factory: AdapterFactory<Object
             for (let i = 0; i < 40; i++) {
               const got = await s.get('flip')
               assert.equal(got.length, size)
-              assert.ok(got.every((x) => x === got[0]), 'torn read')
+              assert.ok(
+                got.every((x) => x === got[0]),
+                'torn read',
+              )
             }
           })()
           await Promise.all([writes, reads])
@@ -166,7 +163,13 @@ export function describeObjectStore(name: string, factory: AdapterFactory<Object
           await s.put('p/one', bytes('1'))
           await s.put('p/three', bytes('333'))
           const listed = await collect(s.list('p/'))
-          assert.deepEqual(listed.map((o) => [o.key, o.size]), [['p/one', 1], ['p/three', 3]])
+          assert.deepEqual(
+            listed.map((o) => [o.key, o.size]),
+            [
+              ['p/one', 1],
+              ['p/three', 3],
+            ],
+          )
           assert.deepEqual(listed[1], await s.stat('p/three'))
         }))
     })
@@ -189,7 +192,10 @@ export function describeObjectStore(name: string, factory: AdapterFactory<Object
         withStore(async (s) => {
           const ks = Array.from({ length: 30 }, (_, i) => `c/${i % 3}/${i}`)
           await Promise.all(ks.map((k) => s.put(k, bytes(k))))
-          await Promise.all([s.delete(ks.filter((_, i) => i % 2 === 0)), ...ks.filter((_, i) => i % 2 === 1).map((k) => s.put(k, bytes(`${k}!`)))])
+          await Promise.all([
+            s.delete(ks.filter((_, i) => i % 2 === 0)),
+            ...ks.filter((_, i) => i % 2 === 1).map((k) => s.put(k, bytes(`${k}!`))),
+          ])
           const left = await keys(s, 'c/')
           assert.deepEqual(left, ks.filter((_, i) => i % 2 === 1).sort())
           for (const k of left) assert.equal(text(await s.get(k)), `${k}!`)

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import type { Wal, WalEntry, WalProvider } from '../../src/infra/wal/wal.js'
-import { failsWith, rejectsWith, type AdapterFactory } from './harness.js'
+import { failsWith, rejectsWith, instanceRunner, type AdapterFactory } from './harness.js'
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
 const text = (b: Uint8Array): string => new TextDecoder().decode(b)
@@ -23,16 +23,7 @@ async function appendAll(wal: Wal, payloads: readonly string[]): Promise<bigint[
 }
 
 export function describeWal(name: string, factory: AdapterFactory<WalProvider>): void {
-  async function withProvider(fn: (p: WalProvider, swap: (next: WalProvider) => void) => Promise<void>): Promise<void> {
-    let provider = await factory.open()
-    try {
-      await fn(provider, (next) => {
-        provider = next
-      })
-    } finally {
-      await provider.close()
-    }
-  }
+  const withProvider = instanceRunner(factory)
 
   describe(`WAL conformance: ${name}`, () => {
     after(() => factory.cleanup?.())
@@ -47,14 +38,23 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
           assert.deepEqual(await wal.appendBatch([bytes('d'), bytes('e')]), [3n, 4n])
           assert.deepEqual(await wal.appendBatch([]), [])
           assert.equal(wal.nextOffset(), 5n)
-          assert.deepEqual(await readAll(wal), [[0n, 'a'], [1n, 'b'], [2n, 'c'], [3n, 'd'], [4n, 'e']])
+          assert.deepEqual(await readAll(wal), [
+            [0n, 'a'],
+            [1n, 'b'],
+            [2n, 'c'],
+            [3n, 'd'],
+            [4n, 'e'],
+          ])
         }))
 
       it('reads from the middle, and nothing from the end onwards', () =>
         withProvider(async (p) => {
           const wal = await p.open('c')
           await appendAll(wal, ['0', '1', '2', '3', '4', '5'])
-          assert.deepEqual(await readAll(wal, 4n), [[4n, '4'], [5n, '5']])
+          assert.deepEqual(await readAll(wal, 4n), [
+            [4n, '4'],
+            [5n, '5'],
+          ])
           assert.deepEqual(await readAll(wal, 6n), [])
           assert.deepEqual(await readAll(wal, 100n), [])
         }))
@@ -67,7 +67,10 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
           await wal.append(bytes('late'))
           const seen: WalEntry[] = []
           for await (const e of it) seen.push(e)
-          assert.deepEqual(seen.map((e) => e.offset), [0n, 1n])
+          assert.deepEqual(
+            seen.map((e) => e.offset),
+            [0n, 1n],
+          )
         }))
 
       it('keeps binary payloads exact, the empty one included, and copies them', () =>
@@ -89,8 +92,13 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
       it('gives concurrent appenders distinct offsets matching their payloads', () =>
         withProvider(async (p) => {
           const wal = await p.open('c')
-          const offsets = await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append(bytes(`m${i}`))))
-          assert.deepEqual([...offsets].sort((a, b) => Number(a - b)), Array.from({ length: 100 }, (_, i) => BigInt(i)))
+          const offsets = await Promise.all(
+            Array.from({ length: 100 }, (_, i) => wal.append(bytes(`m${i}`))),
+          )
+          assert.deepEqual(
+            [...offsets].sort((a, b) => Number(a - b)),
+            Array.from({ length: 100 }, (_, i) => BigInt(i)),
+          )
           const byOffset = new Map(await readAll(wal))
           offsets.forEach((off, i) => assert.equal(byOffset.get(off), `m${i}`))
         }))
@@ -106,7 +114,8 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
 
       it('rejects bad channel names', () =>
         withProvider(async (p) => {
-          for (const name of ['', '..', 'a/b', 'a b', 'x'.repeat(201)]) await rejectsWith(p.open(name), 'ParameterInvalid')
+          for (const name of ['', '..', 'a/b', 'a b', 'x'.repeat(201)])
+            await rejectsWith(p.open(name), 'ParameterInvalid')
         }))
     })
 
@@ -118,13 +127,19 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
           await wal.truncate(3n)
           const left = await readAll(wal)
           // Adapters may keep some entries below the cut, but what is kept is a contiguous suffix.
-          assert.deepEqual(left.slice(-2), [[3n, '3'], [4n, '4']])
+          assert.deepEqual(left.slice(-2), [
+            [3n, '3'],
+            [4n, '4'],
+          ])
           left.forEach(([off], i) => assert.equal(off, left[0]![0] + BigInt(i)))
           assert.equal(wal.nextOffset(), 5n)
           assert.equal(await wal.append(bytes('5')), 5n)
           await wal.truncate(100n)
           assert.equal(await wal.append(bytes('6')), 6n)
-          assert.deepEqual((await readAll(wal, 6n)).map(([o]) => o), [6n])
+          assert.deepEqual(
+            (await readAll(wal, 6n)).map(([o]) => o),
+            [6n],
+          )
         }))
     })
 
@@ -139,7 +154,10 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
           await rejectsWith(old.appendBatch([bytes('x')]), 'ChannelFenced')
           await rejectsWith(old.truncate(1n), 'ChannelFenced')
           assert.equal(await next.append(bytes('by-new')), 1n)
-          assert.deepEqual(await readAll(old), [[0n, 'by-old'], [1n, 'by-new']])
+          assert.deepEqual(await readAll(old), [
+            [0n, 'by-old'],
+            [1n, 'by-new'],
+          ])
         }))
 
       it('appends issued before the fence are in the log the new owner sees', () =>
@@ -148,7 +166,10 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
           const inFlight = Promise.all([old.append(bytes('x')), old.append(bytes('y'))])
           const next = await p.open('c')
           assert.deepEqual(await inFlight, [0n, 1n])
-          assert.deepEqual(await readAll(next), [[0n, 'x'], [1n, 'y']])
+          assert.deepEqual(await readAll(next), [
+            [0n, 'x'],
+            [1n, 'y'],
+          ])
           assert.equal(next.nextOffset(), 2n)
         }))
 
@@ -205,7 +226,10 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
             swap(p2)
             const w2 = await p2.open('c')
             assert.equal(w2.nextOffset(), 3n)
-            assert.deepEqual(await readAll(w2, 1n), [[1n, '1'], [2n, '2']])
+            assert.deepEqual(await readAll(w2, 1n), [
+              [1n, '1'],
+              [2n, '2'],
+            ])
             assert.equal(await w2.append(bytes('3')), 3n)
           }))
 

@@ -34,7 +34,8 @@ describe('basics through the official SDK', () => {
     assert.equal(h.isHealthy, true)
     const m = await client.getMetric({ request: { metric_type: 'system_info' } })
     assert.equal(m.status.error_code, ErrorCode.SUCCESS)
-    assert.ok(JSON.parse(m.response as unknown as string).nodes_info)
+    const info = typeof m.response === 'string' ? JSON.parse(m.response) : m.response
+    assert.ok(info.nodes_info)
     const res = await fetch(`http://127.0.0.1:${server.metricsPort}/healthz`)
     assert.equal(res.status, 200)
     assert.equal(await res.text(), 'OK')
@@ -110,7 +111,7 @@ describe('basics through the official SDK', () => {
     assert.equal((await client.dropPartition({ collection_name: 'renamed', partition_name: 'p1' })).error_code, ErrorCode.SUCCESS)
 
     assert.equal((await client.createAlias({ collection_name: 'renamed', alias: 'nick' })).error_code, ErrorCode.SUCCESS)
-    const da = await client.describeAlias({ alias: 'nick', collection_name: '' })
+    const da = await client.describeAlias({ alias: 'nick', collection_name: 'renamed' })
     assert.equal(da.collection, 'renamed')
     assert.deepEqual((await client.listAliases({ collection_name: 'renamed' })).aliases, ['nick'])
     const viaAlias = await client.describeCollection({ collection_name: 'nick' })
@@ -118,9 +119,9 @@ describe('basics through the official SDK', () => {
     assert.deepEqual(viaAlias.aliases, ['nick'])
     await client.createCollection({ collection_name: 'other', fields: schemaFields() })
     assert.equal((await client.alterAlias({ collection_name: 'other', alias: 'nick' })).error_code, ErrorCode.SUCCESS)
-    assert.equal((await client.describeAlias({ alias: 'nick', collection_name: '' })).collection, 'other')
-    assert.equal((await client.dropAlias({ alias: 'nick' })).error_code, ErrorCode.SUCCESS)
-    const gone = await client.describeAlias({ alias: 'nick', collection_name: '' })
+    assert.equal((await client.describeAlias({ alias: 'nick', collection_name: 'renamed' })).collection, 'other')
+    assert.equal((await client.dropAlias({ alias: 'nick', collection_name: 'other' } as never)).error_code, ErrorCode.SUCCESS)
+    const gone = await client.describeAlias({ alias: 'nick', collection_name: 'renamed' })
     assert.equal(gone.status.code, 1600)
   })
 

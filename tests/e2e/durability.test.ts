@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { after, describe, it } from 'node:test'
 import { DataType, ErrorCode, type MilvusClient } from '@zilliz/milvus2-sdk-node'
-import { startChildServer, startServer, tempDataDir } from './server.js'
+import { startChildServer, startServer, tempDataDir, type ChildServer } from './server.js'
 
 const DIM = 8
 const COLL = 'durable'
@@ -117,7 +117,15 @@ async function writer(client: MilvusClient, model: Model, base: number, stop: ()
 
 describe('durability', () => {
   const dirs: string[] = []
+  const children: ChildServer[] = []
+  const child = async (dataDir: string, args: string[] = []) => {
+    const s = await startChildServer(dataDir, args)
+    children.push(s)
+    return s
+  }
   after(async () => {
+    // Never leave a server behind, even when an assertion failed mid-cycle.
+    for (const c of children) await c.kill9()
     for (const d of dirs) await rm(d, { recursive: true, force: true })
   })
 
@@ -156,7 +164,7 @@ describe('durability', () => {
     const cycles = 4
     for (let cycle = 0; cycle < cycles; cycle++) {
       // A small flush interval makes kills land during flushes and WAL truncation too.
-      const server = await startChildServer(dataDir, ['--flush-interval-ms', '300', '--segment-max-rows', '400'])
+      const server = await child(dataDir, ['--flush-interval-ms', '300', '--segment-max-rows', '400'])
       const client = server.client()
       await client.connectPromise
       if (cycle === 0) await createCollection(client)
@@ -169,7 +177,7 @@ describe('durability', () => {
       totalOps += (await Promise.all(writers)).reduce((a, b) => a + b, 0)
       await server.stop()
     }
-    const server = await startChildServer(dataDir)
+    const server = await child(dataDir)
     const client = server.client()
     await client.connectPromise
     const { rows } = await check(client, model)

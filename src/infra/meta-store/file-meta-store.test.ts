@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { appendFile, readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { CaptureLogger, rejectsWith, tempDirs } from '../../../tests/conformance/harness.js'
+import {
+  CaptureLogger,
+  frameBounds,
+  rejectsWith,
+  tempDirs,
+} from '../../../tests/conformance/harness.js'
 import { describeMetaStore } from '../../../tests/conformance/meta-store.suite.js'
 import { FileMetaStore } from './file-meta-store.js'
 
@@ -38,7 +43,10 @@ describe('FileMetaStore crash safety', () => {
     return dir
   }
 
-  async function reopenKeys(dir: string, log: CaptureLogger): Promise<{ keys: string[]; rev: number }> {
+  async function reopenKeys(
+    dir: string,
+    log: CaptureLogger,
+  ): Promise<{ keys: string[]; rev: number }> {
     const s = await FileMetaStore.open({ dir, log })
     try {
       return { keys: (await s.scan('')).map((kv) => kv.key), rev: await s.currentRevision() }
@@ -47,22 +55,15 @@ describe('FileMetaStore crash safety', () => {
     }
   }
 
-  /** Byte range [start, end) of each journal record. */
-  async function recordBounds(dir: string): Promise<Array<[number, number]>> {
-    const buf = await readFile(join(dir, 'journal'))
-    const out: Array<[number, number]> = []
-    for (let pos = 0; pos < buf.length; ) {
-      const end = pos + 8 + buf.readUInt32LE(pos)
-      out.push([pos, end])
-      pos = end
-    }
-    return out
-  }
+  const recordBounds = async (dir: string) => frameBounds(await readFile(join(dir, 'journal')))
 
   it('drops garbage appended after the last record, with a warning', async () => {
     const dir = await journalWith(5)
     const size = (await stat(join(dir, 'journal'))).size
-    await appendFile(join(dir, 'journal'), Buffer.from([0x13, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x01]))
+    await appendFile(
+      join(dir, 'journal'),
+      Buffer.from([0x13, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x01]),
+    )
     const log = new CaptureLogger()
     const { keys, rev } = await reopenKeys(dir, log)
     assert.deepEqual(keys, ['k0', 'k1', 'k2', 'k3', 'k4'])
@@ -70,7 +71,11 @@ describe('FileMetaStore crash safety', () => {
     const line = log.find('dropped torn meta journal tail')
     assert.equal(line?.level, 'warn')
     assert.equal(line?.obj.bytesDropped, 9)
-    assert.equal((await stat(join(dir, 'journal'))).size, size, 'file truncated back to the last good record')
+    assert.equal(
+      (await stat(join(dir, 'journal'))).size,
+      size,
+      'file truncated back to the last good record',
+    )
     // The repaired journal reopens cleanly.
     const again = new CaptureLogger()
     await reopenKeys(dir, again)
@@ -171,8 +176,13 @@ describe('FileMetaStore compaction, group commit and locking', () => {
   it('group-commits concurrent writes into few fsyncs, all durable', async () => {
     const dir = await dirs.make()
     const s = await FileMetaStore.open({ dir })
-    const revs = await Promise.all(Array.from({ length: 200 }, (_, i) => s.put(`c/${i}`, String(i))))
-    assert.deepEqual([...revs].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i + 1))
+    const revs = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => s.put(`c/${i}`, String(i))),
+    )
+    assert.deepEqual(
+      [...revs].sort((a, b) => a - b),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    )
     const { fsyncs } = s.stats()
     assert.ok(fsyncs >= 1 && fsyncs <= 20, `${fsyncs} fsyncs for 200 puts`)
     await s.close()
@@ -184,7 +194,11 @@ describe('FileMetaStore compaction, group commit and locking', () => {
   it('allows one open store per directory', async () => {
     const dir = await dirs.make()
     const s = await FileMetaStore.open({ dir })
-    await rejectsWith(FileMetaStore.open({ dir }), 'ServiceInternal', new RegExp(`meta store .* is locked by pid ${process.pid}`))
+    await rejectsWith(
+      FileMetaStore.open({ dir }),
+      'ServiceInternal',
+      new RegExp(`meta store .* is locked by pid ${process.pid}`),
+    )
     await s.close()
     const s2 = await FileMetaStore.open({ dir })
     await s2.close()
@@ -194,7 +208,11 @@ describe('FileMetaStore compaction, group commit and locking', () => {
     const dir = await dirs.make()
     const other = process.ppid
     await writeFile(join(dir, 'LOCK'), `${other}\n`)
-    await rejectsWith(FileMetaStore.open({ dir }), 'ServiceInternal', new RegExp(`locked by pid ${other}`))
+    await rejectsWith(
+      FileMetaStore.open({ dir }),
+      'ServiceInternal',
+      new RegExp(`locked by pid ${other}`),
+    )
   })
 
   it('takes over the lock of a dead process, or of an earlier life of this pid', async () => {

@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { DbError } from '../../common/errors.js'
 import { silentLogger, type Logger } from '../../common/log.js'
 import { acquireDirLock, type DirLock } from '../dir-lock.js'
-import { errnoCode, writeFileDurable } from '../fs-durable.js'
+import { errnoCode, writeChunks, writeFileDurable } from '../fs-durable.js'
 import { GroupCommit } from '../group-commit.js'
 import { FRAME_HEADER_BYTES, encodeFrame, recoverLog } from '../record-frame.js'
 import { crc32c } from '../../common/crc32.js'
@@ -92,13 +92,19 @@ export class FileMetaStore extends KvMetaStore {
         await journal.truncate(recovered.end)
         if (store.#fsync) await journal.datasync()
         log.warn(
-          { dir: opts.dir, file: journalPath, offset: recovered.end, bytesDropped: recovered.tornBytes },
+          {
+            dir: opts.dir,
+            file: journalPath,
+            offset: recovered.end,
+            bytesDropped: recovered.tornBytes,
+          },
           'dropped torn meta journal tail',
         )
       }
       store.#journalBytes = recovered.end
       const dropped = await store.dropOrphanLeaseKeys()
-      if (dropped > 0) log.info({ dir: opts.dir, keys: dropped }, 'deleted keys of leases from before restart')
+      if (dropped > 0)
+        log.info({ dir: opts.dir, keys: dropped }, 'deleted keys of leases from before restart')
       return store
     } catch (e) {
       await journal?.close()
@@ -108,7 +114,11 @@ export class FileMetaStore extends KvMetaStore {
   }
 
   stats(): FileMetaStoreStats {
-    return { fsyncs: this.#fsyncs, compactions: this.#compactions, journalBytes: this.#journalBytes }
+    return {
+      fsyncs: this.#fsyncs,
+      compactions: this.#compactions,
+      journalBytes: this.#journalBytes,
+    }
   }
 
   protected override persist(m: Mutation): Promise<void> {
@@ -122,16 +132,12 @@ export class FileMetaStore extends KvMetaStore {
   }
 
   async #flush(frames: readonly Buffer[]): Promise<void> {
-    const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames)
-    for (let off = 0; off < buf.length; ) {
-      const { bytesWritten } = await this.#journal.write(buf, off, buf.length - off)
-      off += bytesWritten
-    }
+    const bytes = await writeChunks(this.#journal, frames)
     if (this.#fsync) {
       await this.#journal.datasync()
       this.#fsyncs++
     }
-    this.#journalBytes += buf.length
+    this.#journalBytes += bytes
     if (this.#journalBytes >= this.#compactAfterBytes) await this.#compact()
   }
 
@@ -142,12 +148,19 @@ export class FileMetaStore extends KvMetaStore {
    */
   async #compact(): Promise<void> {
     const state = this.snapshotState()
-    await writeFileDurable(join(this.dir, SNAPSHOT_FILE), encodeFrame(Buffer.from(JSON.stringify(state))), this.#fsync)
+    await writeFileDurable(
+      join(this.dir, SNAPSHOT_FILE),
+      encodeFrame(Buffer.from(JSON.stringify(state))),
+      this.#fsync,
+    )
     await this.#journal.truncate(0)
     if (this.#fsync) await this.#journal.datasync()
     this.#journalBytes = 0
     this.#compactions++
-    this.log.debug({ dir: this.dir, revision: state.revision, keys: state.kvs.length }, 'meta journal compacted')
+    this.log.debug(
+      { dir: this.dir, revision: state.revision, keys: state.kvs.length },
+      'meta journal compacted',
+    )
   }
 }
 
@@ -172,7 +185,10 @@ async function readSnapshot(path: string): Promise<{ revision: number; kvs: KeyV
 }
 
 function parseMutation(body: Buffer, pos: number): Mutation {
-  const m = parseJson(body, `meta journal record at byte ${pos}`) as { rev?: unknown; ops?: unknown }
+  const m = parseJson(body, `meta journal record at byte ${pos}`) as {
+    rev?: unknown
+    ops?: unknown
+  }
   if (!Number.isSafeInteger(m.rev) || !Array.isArray(m.ops)) {
     throw new DbError('DataCorrupted', `meta journal record at byte ${pos} is not a mutation`)
   }

@@ -1,3 +1,17 @@
-export type { Compare, KeyValue, Lease, MetaStore, TxnOp, TxnRequest, TxnResult, WatchEvent, Watcher } from './meta-store.js'
+export type {
+  Compare,
+  KeyValue,
+  Lease,
+  MetaStore,
+  TxnOp,
+  TxnRequest,
+  TxnResult,
+  WatchEvent,
+  Watcher,
+} from './meta-store.js'
 export { MemoryMetaStore } from './memory-meta-store.js'
-export { FileMetaStore, type FileMetaStoreOptions, type FileMetaStoreStats } from './file-meta-store.js'
+export {
+  FileMetaStore,
+  type FileMetaStoreOptions,
+  type FileMetaStoreStats,
+} from './file-meta-store.js'

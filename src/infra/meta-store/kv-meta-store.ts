@@ -122,7 +122,10 @@ export abstract class KvMetaStore implements MetaStore {
 
   async put(key: string, value: string, opts?: { readonly lease?: string }): Promise<number> {
     this.#usable()
-    const op: TxnOp = opts?.lease === undefined ? { type: 'put', key, value } : { type: 'put', key, value, lease: opts.lease }
+    const op: TxnOp =
+      opts?.lease === undefined
+        ? { type: 'put', key, value }
+        : { type: 'put', key, value, lease: opts.lease }
     this.#validate([op])
     this.#commit([op])
     const rev = this.#rev
@@ -162,11 +165,18 @@ export abstract class KvMetaStore implements MetaStore {
 
   // ---- watch -------------------------------------------------------------------------------
 
-  watch(prefix: string, opts: { readonly fromRevision?: number }, onEvents: (events: WatchEvent[]) => void): Watcher {
+  watch(
+    prefix: string,
+    opts: { readonly fromRevision?: number },
+    onEvents: (events: WatchEvent[]) => void,
+  ): Watcher {
     this.#usable()
     const from = opts.fromRevision ?? this.#rev
     if (!Number.isSafeInteger(from) || from < 0) {
-      throw new DbError('ParameterInvalid', `watch fromRevision must be a non-negative integer, got ${from}`)
+      throw new DbError(
+        'ParameterInvalid',
+        `watch fromRevision must be a non-negative integer, got ${from}`,
+      )
     }
     if (from < this.#historyFloor) {
       throw new DbError(
@@ -174,7 +184,14 @@ export abstract class KvMetaStore implements MetaStore {
         `watch from revision ${from}: required revision has been compacted (history starts after revision ${this.#historyFloor})`,
       )
     }
-    const w: WatchState = { prefix, onEvents, after: from, queue: [], scheduled: false, cancelled: false }
+    const w: WatchState = {
+      prefix,
+      onEvents,
+      after: from,
+      queue: [],
+      scheduled: false,
+      cancelled: false,
+    }
     // Catch up on durable history; revisions applied but not yet durable follow via #markDurable.
     for (let rev = from + 1; rev <= this.#durableRev; rev++) this.#enqueue(w, this.#historyAt(rev))
     w.after = Math.max(from, this.#durableRev)
@@ -260,7 +277,10 @@ export abstract class KvMetaStore implements MetaStore {
    */
   protected replay(m: Mutation): void {
     if (m.rev !== this.#rev + 1) {
-      throw new DbError('DataCorrupted', `meta journal: revision ${m.rev} follows revision ${this.#rev}`)
+      throw new DbError(
+        'DataCorrupted',
+        `meta journal: revision ${m.rev} follows revision ${this.#rev}`,
+      )
     }
     if (this.#commit(m.ops, true) === 0) {
       throw new DbError('DataCorrupted', `meta journal: revision ${m.rev} changes nothing`)
@@ -298,8 +318,13 @@ export abstract class KvMetaStore implements MetaStore {
 
   #fail(e: unknown): void {
     if (this.#failed) return
-    this.#failed = isDbError(e) ? e : new DbError('IoFailed', 'meta store write failed', { cause: e })
-    this.log.error({ err: this.#failed }, 'meta store cannot persist; it rejects everything until reopened')
+    this.#failed = isDbError(e)
+      ? e
+      : new DbError('IoFailed', 'meta store write failed', { cause: e })
+    this.log.error(
+      { err: this.#failed },
+      'meta store cannot persist; it rejects everything until reopened',
+    )
   }
 
   /** Checks a branch before anything is applied, so a txn is all or nothing. */
@@ -311,9 +336,13 @@ export abstract class KvMetaStore implements MetaStore {
       switch (op.type) {
         case 'put':
           checkKey(op.key)
-          if (typeof op.value !== 'string') throw new DbError('ParameterInvalid', `value of ${op.key} must be a string`)
+          if (typeof op.value !== 'string')
+            throw new DbError('ParameterInvalid', `value of ${op.key} must be a string`)
           if (op.lease !== undefined && !this.#leases.has(op.lease)) {
-            throw new DbError('ParameterInvalid', `lease ${op.lease} not found (expired or revoked)`)
+            throw new DbError(
+              'ParameterInvalid',
+              `lease ${op.lease} not found (expired or revoked)`,
+            )
           }
           if (puts.has(op.key)) throw duplicateKey(op.key)
           puts.add(op.key)
@@ -323,7 +352,8 @@ export abstract class KvMetaStore implements MetaStore {
           deletes.add(op.key)
           break
         case 'deletePrefix':
-          if (typeof op.prefix !== 'string') throw new DbError('ParameterInvalid', 'deletePrefix prefix must be a string')
+          if (typeof op.prefix !== 'string')
+            throw new DbError('ParameterInvalid', 'deletePrefix prefix must be a string')
           prefixes.push(op.prefix)
           break
         default:
@@ -391,13 +421,18 @@ export abstract class KvMetaStore implements MetaStore {
     }
     const persisted = this.persist({ rev, ops })
     if (persisted === undefined) this.#markDurable(rev)
-    else this.#tail = persisted.then(() => this.#markDurable(rev), (e: unknown) => this.#fail(e))
+    else
+      this.#tail = persisted.then(
+        () => this.#markDurable(rev),
+        (e: unknown) => this.#fail(e),
+      )
     return events.length
   }
 
   #applyPut(key: string, value: string, lease: string | undefined, rev: number): WatchEvent {
     const prev = this.#kvs.get(key)
-    if (prev?.lease !== undefined && prev.lease !== lease) this.#leases.get(prev.lease)?.keys.delete(key)
+    if (prev?.lease !== undefined && prev.lease !== lease)
+      this.#leases.get(prev.lease)?.keys.delete(key)
     if (lease !== undefined) this.#leases.get(lease)?.keys.add(key)
     const kv: KeyValue = Object.freeze({
       key,
@@ -417,7 +452,10 @@ export abstract class KvMetaStore implements MetaStore {
     if (prev.lease !== undefined) this.#leases.get(prev.lease)?.keys.delete(key)
     this.#kvs.delete(key)
     this.#keys.splice(lowerBound(this.#keys, key), 1)
-    return { type: 'delete', kv: Object.freeze({ key, value: '', createRevision: 0, modRevision: rev, version: 0 }) }
+    return {
+      type: 'delete',
+      kv: Object.freeze({ key, value: '', createRevision: 0, modRevision: rev, version: 0 }),
+    }
   }
 
   #historyAt(rev: number): RevisionEvents {
@@ -450,7 +488,8 @@ export abstract class KvMetaStore implements MetaStore {
   }
 
   #enqueue(w: WatchState, h: RevisionEvents): void {
-    const events = w.prefix === '' ? [...h.events] : h.events.filter((e) => e.kv.key.startsWith(w.prefix))
+    const events =
+      w.prefix === '' ? [...h.events] : h.events.filter((e) => e.kv.key.startsWith(w.prefix))
     if (events.length === 0) return
     w.queue.push(events)
     if (w.scheduled) return
@@ -470,7 +509,8 @@ export abstract class KvMetaStore implements MetaStore {
 }
 
 function checkKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw new DbError('ParameterInvalid', 'meta store key must be a non-empty string')
+  if (typeof key !== 'string' || key.length === 0)
+    throw new DbError('ParameterInvalid', 'meta store key must be a non-empty string')
 }
 
 function validateCompare(c: Compare): void {
@@ -479,7 +519,8 @@ function validateCompare(c: Compare): void {
     throw new DbError('ParameterInvalid', `compare target ${String(c.target)}`)
   }
   const ops = c.target === 'value' ? ['=', '!='] : ['=', '!=', '<', '>']
-  if (!ops.includes(c.op)) throw new DbError('ParameterInvalid', `compare op ${String(c.op)} on ${c.target}`)
+  if (!ops.includes(c.op))
+    throw new DbError('ParameterInvalid', `compare op ${String(c.op)} on ${c.target}`)
   if (c.target === 'value' ? typeof c.value !== 'string' : !Number.isFinite(c.value)) {
     throw new DbError('ParameterInvalid', `compare value for ${c.target} of ${c.key}`)
   }

@@ -40,7 +40,12 @@ export type Compare =
       readonly op: '=' | '!=' | '<' | '>'
       readonly value: number
     }
-  | { readonly key: string; readonly target: 'value'; readonly op: '=' | '!='; readonly value: string }
+  | {
+      readonly key: string
+      readonly target: 'value'
+      readonly op: '=' | '!='
+      readonly value: string
+    }
 
 export type TxnOp =
   | { readonly type: 'put'; readonly key: string; readonly value: string; readonly lease?: string }

@@ -11,7 +11,16 @@
  * Several stores (or processes) may share a root, as several clients share a bucket.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import {
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { DbError, isDbError } from '../../common/errors.js'
 import { silentLogger, type Logger } from '../../common/log.js'
@@ -54,7 +63,11 @@ export class LocalObjectStore implements ObjectStore {
     const store = new LocalObjectStore(opts)
     await mkdir(store.root, { recursive: true })
     const removed = await store.#removeStaleTemps(store.root)
-    if (removed > 0) store.#log.info({ root: store.root, files: removed }, 'removed temp files of interrupted puts')
+    if (removed > 0)
+      store.#log.info(
+        { root: store.root, files: removed },
+        'removed temp files of interrupted puts',
+      )
     return store
   }
 
@@ -108,7 +121,8 @@ export class LocalObjectStore implements ObjectStore {
       let n = 0
       while (n < out.length) {
         const { bytesRead } = await fh.read(out, n, out.length - n, start + n)
-        if (bytesRead === 0) throw new DbError('IoUnexpectedEof', `object ${key} shrank while reading`)
+        if (bytesRead === 0)
+          throw new DbError('IoUnexpectedEof', `object ${key} shrank while reading`)
         n += bytesRead
       }
       return out
@@ -124,7 +138,9 @@ export class LocalObjectStore implements ObjectStore {
     checkObjectKey(key)
     try {
       const st = await stat(this.#path(key))
-      return st.isFile() ? { key, size: st.size, lastModifiedMs: Math.floor(st.mtimeMs) } : undefined
+      return st.isFile()
+        ? { key, size: st.size, lastModifiedMs: Math.floor(st.mtimeMs) }
+        : undefined
     } catch (e) {
       if (isMissing(e)) return undefined
       throw ioError(e, 'stat', key)
@@ -150,14 +166,16 @@ export class LocalObjectStore implements ObjectStore {
         dirs.add(dirname(path))
       } catch (e) {
         // Missing, or a "directory" key (a prefix of other objects): no such object either way.
-        if (!isMissing(e) && errnoCode(e) !== 'EISDIR' && errnoCode(e) !== 'EPERM') throw ioError(e, 'delete', key)
+        if (!isMissing(e) && errnoCode(e) !== 'EISDIR' && errnoCode(e) !== 'EPERM')
+          throw ioError(e, 'delete', key)
       }
     }
     // Deepest first, so pruning a child can empty its parent.
     for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
-      if (this.#fsync) await fsyncDir(dir).catch((e: unknown) => {
-        if (!isMissing(e)) throw ioError(e, 'delete', dir)
-      })
+      if (this.#fsync)
+        await fsyncDir(dir).catch((e: unknown) => {
+          if (!isMissing(e)) throw ioError(e, 'delete', dir)
+        })
       await this.#pruneEmpty(dir)
     }
   }
@@ -214,12 +232,17 @@ export class LocalObjectStore implements ObjectStore {
     // Sort a directory as "name/" so its objects land where their keys sort ('a-b' < 'a/x' < 'a0').
     const items = entries
       .filter((e) => e.isDirectory() || (e.isFile() && !e.name.includes(TEMP_MARKER)))
-      .map((e) => ({ name: e.name, dir: e.isDirectory(), sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .map((e) => ({
+        name: e.name,
+        dir: e.isDirectory(),
+        sortKey: e.isDirectory() ? `${e.name}/` : e.name,
+      }))
       .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
     for (const item of items) {
       const key = keyBase + item.sortKey
       if (item.dir) {
-        if (key.startsWith(prefix) || prefix.startsWith(key)) yield* this.#walk(join(dirPath, item.name), key, prefix)
+        if (key.startsWith(prefix) || prefix.startsWith(key))
+          yield* this.#walk(join(dirPath, item.name), key, prefix)
         continue
       }
       if (!key.startsWith(prefix)) continue
@@ -267,7 +290,11 @@ function ioError(e: unknown, op: string, key: string): DbError {
   if (isDbError(e)) return e
   const code = errnoCode(e)
   if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'EEXIST') {
-    return new DbError('ParameterInvalid', `object key ${key} conflicts with an existing object (one key is a prefix of the other)`, { cause: e })
+    return new DbError(
+      'ParameterInvalid',
+      `object key ${key} conflicts with an existing object (one key is a prefix of the other)`,
+      { cause: e },
+    )
   }
   return new DbError('IoFailed', `object store ${op} ${key}`, { cause: e })
 }

@@ -23,7 +23,10 @@ export class MemoryObjectStore implements ObjectStore {
     this.#open()
     checkObjectKey(key)
     const copy = new Uint8Array(body)
-    this.#objects.set(key, { body: copy, info: { key, size: copy.length, lastModifiedMs: Date.now() } })
+    this.#objects.set(key, {
+      body: copy,
+      info: { key, size: copy.length, lastModifiedMs: Date.now() },
+    })
   }
 
   async get(key: string, opts?: { readonly range?: ByteRange }): Promise<Uint8Array> {

@@ -75,7 +75,11 @@ export function checkObjectPrefix(prefix: string): void {
 }
 
 /** Resolves a ByteRange against an object of `size` bytes to [start, end). */
-export function resolveRange(key: string, size: number, range: ByteRange | undefined): { start: number; end: number } {
+export function resolveRange(
+  key: string,
+  size: number,
+  range: ByteRange | undefined,
+): { start: number; end: number } {
   if (range === undefined) return { start: 0, end: size }
   const { offset, length } = range
   if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {

@@ -73,8 +73,16 @@ export abstract class BaseWalProvider implements WalProvider {
 
   async #open(channel: string, opts: WalOpenOptions | undefined): Promise<ChannelWal> {
     if (this.#closing) throw new DbError('ServiceInternal', 'WAL provider is closed')
-    if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel) || channel === '.' || channel === '..') {
-      throw new DbError('ParameterInvalid', `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`)
+    if (
+      typeof channel !== 'string' ||
+      !CHANNEL_NAME.test(channel) ||
+      channel === '.' ||
+      channel === '..'
+    ) {
+      throw new DbError(
+        'ParameterInvalid',
+        `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`,
+      )
     }
     let st = this.#channels.get(channel)
     if (!st) {
@@ -84,10 +92,16 @@ export abstract class BaseWalProvider implements WalProvider {
     }
     const term = opts?.term ?? st.term + 1
     if (!Number.isSafeInteger(term) || term <= 0) {
-      throw new DbError('ParameterInvalid', `WAL channel ${channel}: term must be a positive integer, got ${term}`)
+      throw new DbError(
+        'ParameterInvalid',
+        `WAL channel ${channel}: term must be a positive integer, got ${term}`,
+      )
     }
     if (term < st.term) {
-      throw new DbError('ChannelFenced', `WAL channel ${channel}: term ${term} is below the highest term ${st.term}`)
+      throw new DbError(
+        'ChannelFenced',
+        `WAL channel ${channel}: term ${term} is below the highest term ${st.term}`,
+      )
     }
     if (term === st.term && [...st.open].some((w) => w.term === term)) {
       throw new DbError('ChannelFenced', `WAL channel ${channel}: term ${term} is already open`)
@@ -125,20 +139,23 @@ export class ChannelWal implements Wal {
   async appendBatch(payloads: readonly Uint8Array[]): Promise<bigint[]> {
     this.#writable()
     for (const p of payloads) {
-      if (!(p instanceof Uint8Array)) throw new DbError('ParameterInvalid', `WAL payload must be a Uint8Array`)
+      if (!(p instanceof Uint8Array))
+        throw new DbError('ParameterInvalid', `WAL payload must be a Uint8Array`)
     }
     return this.#st.log.append(payloads)
   }
 
   read(from: bigint): AsyncIterable<WalEntry> {
     this.#usable()
-    if (typeof from !== 'bigint') throw new DbError('ParameterInvalid', `WAL read offset must be a bigint`)
+    if (typeof from !== 'bigint')
+      throw new DbError('ParameterInvalid', `WAL read offset must be a bigint`)
     return this.#st.log.read(from < 0n ? 0n : from)
   }
 
   async truncate(before: bigint): Promise<void> {
     this.#writable()
-    if (typeof before !== 'bigint') throw new DbError('ParameterInvalid', `WAL truncate offset must be a bigint`)
+    if (typeof before !== 'bigint')
+      throw new DbError('ParameterInvalid', `WAL truncate offset must be a bigint`)
     await this.#st.log.truncate(before)
   }
 
@@ -160,14 +177,20 @@ export class ChannelWal implements Wal {
 
   #usable(): void {
     if (this.#closed || this.#st.closed) {
-      throw new DbError('ServiceInternal', `WAL channel ${this.channel} (term ${this.term}) is closed`)
+      throw new DbError(
+        'ServiceInternal',
+        `WAL channel ${this.channel} (term ${this.term}) is closed`,
+      )
     }
   }
 
   #writable(): void {
     this.#usable()
     if (this.#st.term > this.term) {
-      throw new DbError('ChannelFenced', `WAL channel ${this.channel}: term ${this.term} is fenced by term ${this.#st.term}`)
+      throw new DbError(
+        'ChannelFenced',
+        `WAL channel ${this.channel}: term ${this.term} is fenced by term ${this.#st.term}`,
+      )
     }
   }
 }

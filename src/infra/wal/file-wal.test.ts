@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { appendFile, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { CaptureLogger, rejectsWith, tempDirs } from '../../../tests/conformance/harness.js'
+import {
+  CaptureLogger,
+  frameBounds,
+  rejectsWith,
+  tempDirs,
+} from '../../../tests/conformance/harness.js'
 import { describeWal } from '../../../tests/conformance/wal.suite.js'
 import { FileWalProvider, type FileWalOptions } from './file-wal.js'
 import type { Wal } from './wal.js'
@@ -20,7 +25,8 @@ describeWal('FileWalProvider', {
 
 // The same suite with tiny segments, so every behaviour also holds across segment boundaries.
 describeWal('FileWalProvider (64-byte segments)', {
-  open: async () => FileWalProvider.open({ dir: await dirs.make(), segmentBytes: 64, fsync: false }),
+  open: async () =>
+    FileWalProvider.open({ dir: await dirs.make(), segmentBytes: 64, fsync: false }),
   async reopen(p) {
     await p.close()
     return FileWalProvider.open({ dir: (p as FileWalProvider).dir, segmentBytes: 64, fsync: false })
@@ -50,7 +56,10 @@ async function walWith(n: number, opts: Partial<FileWalOptions> = {}): Promise<s
   return dir
 }
 
-async function reopenAndRead(dir: string, log: CaptureLogger): Promise<{ entries: Array<[bigint, string]>; next: bigint }> {
+async function reopenAndRead(
+  dir: string,
+  log: CaptureLogger,
+): Promise<{ entries: Array<[bigint, string]>; next: bigint }> {
   const p = await FileWalProvider.open({ dir, log })
   try {
     const w = await p.open('c')
@@ -60,19 +69,15 @@ async function reopenAndRead(dir: string, log: CaptureLogger): Promise<{ entries
   }
 }
 
-/** Byte range [start, end) of each record of a segment file. */
-async function recordBounds(path: string): Promise<Array<[number, number]>> {
-  const buf = await readFile(path)
-  const out: Array<[number, number]> = []
-  for (let pos = 0; pos < buf.length; ) {
-    const end = pos + 8 + buf.readUInt32LE(pos)
-    out.push([pos, end])
-    pos = end
-  }
-  return out
-}
+const recordBounds = async (path: string) => frameBounds(await readFile(path))
 
-const first5: Array<[bigint, string]> = [[0n, 'm0'], [1n, 'm1'], [2n, 'm2'], [3n, 'm3'], [4n, 'm4']]
+const first5: Array<[bigint, string]> = [
+  [0n, 'm0'],
+  [1n, 'm1'],
+  [2n, 'm2'],
+  [3n, 'm3'],
+  [4n, 'm4'],
+]
 
 describe('FileWalProvider crash safety', () => {
   after(() => dirs.cleanup())
@@ -161,7 +166,10 @@ describe('FileWalProvider crash safety', () => {
     const w = await p.open('c')
     await rejectsWith(readAll(w), 'DataCorrupted')
     // Reading from a later segment does not touch the damaged one.
-    assert.deepEqual((await readAll(w, 4n)).map(([o]) => o), [4n, 5n])
+    assert.deepEqual(
+      (await readAll(w, 4n)).map(([o]) => o),
+      [4n, 5n],
+    )
     await p.close()
   })
 })
@@ -173,7 +181,9 @@ describe('FileWalProvider segments and group commit', () => {
     const dir = await dirs.make()
     const p = await FileWalProvider.open({ dir })
     const w = await p.open('c')
-    const offsets = await Promise.all(Array.from({ length: 200 }, (_, i) => w.append(bytes(`m${i}`))))
+    const offsets = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => w.append(bytes(`m${i}`))),
+    )
     const stats = w.stats()
     assert.equal(stats.appends, 200)
     assert.ok(stats.fsyncs >= 1 && stats.fsyncs <= 20, `${stats.fsyncs} fsyncs for 200 appends`)
@@ -206,13 +216,28 @@ describe('FileWalProvider segments and group commit', () => {
     // Each record is 16 + 10 bytes: three fit in a 100-byte segment.
     for (let i = 0; i < 10; i++) await w.append(bytes(`payload-${i.toString().padStart(2, '0')}`))
     const segs = await segments(dir)
-    assert.deepEqual(segs, ['00000000000000000000.wal', '00000000000000000003.wal', '00000000000000000006.wal', '00000000000000000009.wal'])
-    assert.deepEqual((await readAll(w, 5n)).map(([o]) => o), [5n, 6n, 7n, 8n, 9n])
+    assert.deepEqual(segs, [
+      '00000000000000000000.wal',
+      '00000000000000000003.wal',
+      '00000000000000000006.wal',
+      '00000000000000000009.wal',
+    ])
+    assert.deepEqual(
+      (await readAll(w, 5n)).map(([o]) => o),
+      [5n, 6n, 7n, 8n, 9n],
+    )
     await w.truncate(7n)
     assert.deepEqual(await segments(dir), ['00000000000000000006.wal', '00000000000000000009.wal'])
-    assert.deepEqual((await readAll(w)).map(([o]) => o), [6n, 7n, 8n, 9n])
+    assert.deepEqual(
+      (await readAll(w)).map(([o]) => o),
+      [6n, 7n, 8n, 9n],
+    )
     await w.truncate(1000n)
-    assert.deepEqual(await segments(dir), ['00000000000000000009.wal'], 'the last segment always stays')
+    assert.deepEqual(
+      await segments(dir),
+      ['00000000000000000009.wal'],
+      'the last segment always stays',
+    )
     await p.close()
   })
 
@@ -223,7 +248,11 @@ describe('FileWalProvider segments and group commit', () => {
     await w.append(bytes('first'))
     await w.appendBatch(Array.from({ length: 5 }, (_, i) => bytes(`batch-${i}`)))
     await w.append(bytes('after'))
-    assert.deepEqual(await segments(dir), ['00000000000000000000.wal', '00000000000000000001.wal', '00000000000000000006.wal'])
+    assert.deepEqual(await segments(dir), [
+      '00000000000000000000.wal',
+      '00000000000000000001.wal',
+      '00000000000000000006.wal',
+    ])
     await p.close()
   })
 
@@ -236,6 +265,9 @@ describe('FileWalProvider segments and group commit', () => {
   })
 
   it('rejects a bad segmentBytes', async () => {
-    await rejectsWith(FileWalProvider.open({ dir: await dirs.make(), segmentBytes: 0 }), 'ParameterInvalid')
+    await rejectsWith(
+      FileWalProvider.open({ dir: await dirs.make(), segmentBytes: 0 }),
+      'ParameterInvalid',
+    )
   })
 })

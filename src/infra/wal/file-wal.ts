@@ -25,9 +25,15 @@ import { join } from 'node:path'
 import { DbError } from '../../common/errors.js'
 import { silentLogger, type Logger } from '../../common/log.js'
 import { acquireDirLock, type DirLock } from '../dir-lock.js'
-import { errnoCode, fsyncDir, writeFileDurable } from '../fs-durable.js'
+import { errnoCode, fsyncDir, writeChunks, writeFileDurable } from '../fs-durable.js'
 import { GroupCommit } from '../group-commit.js'
-import { FRAME_HEADER_BYTES, FrameReader, MAX_FRAME_BODY_BYTES, recoverLog, sealFrame } from '../record-frame.js'
+import {
+  FRAME_HEADER_BYTES,
+  FrameReader,
+  MAX_FRAME_BODY_BYTES,
+  recoverLog,
+  sealFrame,
+} from '../record-frame.js'
 import { BaseWalProvider, type ChannelLog, type WalStats } from './channel-wal.js'
 import type { WalEntry } from './wal.js'
 
@@ -65,14 +71,22 @@ export class FileWalProvider extends BaseWalProvider {
    * @throws DbError('ServiceInternal') if another process, or this one, has it open.
    */
   static async open(opts: FileWalOptions): Promise<FileWalProvider> {
-    if (opts.segmentBytes !== undefined && (!Number.isSafeInteger(opts.segmentBytes) || opts.segmentBytes <= 0)) {
-      throw new DbError('ParameterInvalid', `WAL segmentBytes must be a positive integer, got ${opts.segmentBytes}`)
+    if (
+      opts.segmentBytes !== undefined &&
+      (!Number.isSafeInteger(opts.segmentBytes) || opts.segmentBytes <= 0)
+    ) {
+      throw new DbError(
+        'ParameterInvalid',
+        `WAL segmentBytes must be a positive integer, got ${opts.segmentBytes}`,
+      )
     }
     await mkdir(opts.dir, { recursive: true })
     return new FileWalProvider(opts, await acquireDirLock(opts.dir, 'WAL'))
   }
 
-  protected override async openLog(channel: string): Promise<{ log: ChannelLog; highestTerm: number }> {
+  protected override async openLog(
+    channel: string,
+  ): Promise<{ log: ChannelLog; highestTerm: number }> {
     const dir = join(this.dir, channel)
     const created = await mkdir(dir, { recursive: true })
     if (created !== undefined && this.#opts.fsync !== false) await fsyncDir(this.dir)
@@ -82,7 +96,11 @@ export class FileWalProvider extends BaseWalProvider {
   }
 
   protected override saveTerm(channel: string, term: number): Promise<void> {
-    return writeFileDurable(join(this.dir, channel, TERM_FILE), Buffer.from(`${term}\n`), this.#opts.fsync !== false)
+    return writeFileDurable(
+      join(this.dir, channel, TERM_FILE),
+      Buffer.from(`${term}\n`),
+      this.#opts.fsync !== false,
+    )
   }
 
   protected override closeResources(): Promise<void> {
@@ -122,7 +140,15 @@ class FileChannelLog implements ChannelLog {
   #flushes = 0
   #fsyncs = 0
 
-  private constructor(channel: string, dir: string, opts: FileWalOptions, segments: Segment[], fh: FileHandle, lastBytes: number, next: bigint) {
+  private constructor(
+    channel: string,
+    dir: string,
+    opts: FileWalOptions,
+    segments: Segment[],
+    fh: FileHandle,
+    lastBytes: number,
+    next: bigint,
+  ) {
     this.#channel = channel
     this.#dir = dir
     this.#segmentBytes = opts.segmentBytes ?? 64 << 20
@@ -134,7 +160,12 @@ class FileChannelLog implements ChannelLog {
     this.#writer = new GroupCommit(`WAL channel ${channel}`, (items) => this.#flush(items))
   }
 
-  static async open(channel: string, dir: string, opts: FileWalOptions, log: Logger): Promise<FileChannelLog> {
+  static async open(
+    channel: string,
+    dir: string,
+    opts: FileWalOptions,
+    log: Logger,
+  ): Promise<FileChannelLog> {
     const segments: Segment[] = []
     for (const name of await readdir(dir)) {
       const m = SEGMENT_NAME.exec(name)
@@ -148,13 +179,20 @@ class FileChannelLog implements ChannelLog {
     const fh = await open(last.path, 'a+')
     try {
       let next = last.start
-      const recovered = await recoverLog(fh, `WAL channel ${channel} segment ${last.path}`, (body, pos) => {
-        const offset = recordOffset(body)
-        if (offset !== next) {
-          throw new DbError('DataCorrupted', `WAL channel ${channel} segment ${last.path}: record at byte ${pos} has offset ${offset}, expected ${next}`)
-        }
-        next++
-      })
+      const recovered = await recoverLog(
+        fh,
+        `WAL channel ${channel} segment ${last.path}`,
+        (body, pos) => {
+          const offset = recordOffset(body)
+          if (offset !== next) {
+            throw new DbError(
+              'DataCorrupted',
+              `WAL channel ${channel} segment ${last.path}: record at byte ${pos} has offset ${offset}, expected ${next}`,
+            )
+          }
+          next++
+        },
+      )
       if (recovered.tornBytes > 0) {
         await fh.truncate(recovered.end)
         if (opts.fsync !== false) await fh.datasync()
@@ -163,7 +201,8 @@ class FileChannelLog implements ChannelLog {
           'dropped torn WAL tail',
         )
       }
-      if (recovered.end === 0 && opts.fsync !== false) await fsyncDir(dir) // a segment file we may just have created
+      // The segment file may just have been created: make its name durable.
+      if (recovered.end === 0 && opts.fsync !== false) await fsyncDir(dir)
       return new FileChannelLog(channel, dir, opts, segments, fh, recovered.end, next)
     } catch (e) {
       await fh.close()
@@ -177,7 +216,12 @@ class FileChannelLog implements ChannelLog {
     let size = 0
     for (const p of payloads) {
       if (p.length > MAX_PAYLOAD_BYTES) {
-        return Promise.reject(new DbError('ParameterTooLarge', `WAL payload of ${p.length} bytes (max ${MAX_PAYLOAD_BYTES})`))
+        return Promise.reject(
+          new DbError(
+            'ParameterTooLarge',
+            `WAL payload of ${p.length} bytes (max ${MAX_PAYLOAD_BYTES})`,
+          ),
+        )
       }
       size += FRAME_HEADER_BYTES + OFFSET_BYTES + p.length
     }
@@ -207,7 +251,12 @@ class FileChannelLog implements ChannelLog {
     return this.#read(segments, lastBytes, from, end)
   }
 
-  async *#read(segments: readonly Segment[], lastBytes: number, from: bigint, end: bigint): AsyncGenerator<WalEntry> {
+  async *#read(
+    segments: readonly Segment[],
+    lastBytes: number,
+    from: bigint,
+    end: bigint,
+  ): AsyncGenerator<WalEntry> {
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i]!
       const nextStart = segments[i + 1]?.start
@@ -218,24 +267,44 @@ class FileChannelLog implements ChannelLog {
         fh = await open(seg.path, 'r')
       } catch (e) {
         if (errnoCode(e) === 'ENOENT') continue // truncated meanwhile
-        throw new DbError('IoFailed', `WAL channel ${this.#channel}: open ${seg.path}`, { cause: e })
+        throw new DbError('IoFailed', `WAL channel ${this.#channel}: open ${seg.path}`, {
+          cause: e,
+        })
       }
       try {
-        const reader = new FrameReader(fh, 0, nextStart === undefined ? lastBytes : Number.POSITIVE_INFINITY)
+        const reader = new FrameReader(
+          fh,
+          0,
+          nextStart === undefined ? lastBytes : Number.POSITIVE_INFINITY,
+        )
         let expect = seg.start
         while (expect < end) {
           const f = await reader.next()
           if (f === undefined) break
           if (!f.ok) throw this.#corrupt(seg, `damaged record at byte ${f.pos} (${f.reason})`)
           const offset = recordOffset(f.body)
-          if (offset !== expect) throw this.#corrupt(seg, `record at byte ${f.pos} has offset ${offset}, expected ${expect}`)
+          if (offset !== expect)
+            throw this.#corrupt(
+              seg,
+              `record at byte ${f.pos} has offset ${offset}, expected ${expect}`,
+            )
           expect++
           if (offset >= from) {
-            yield { offset, payload: new Uint8Array(f.body.buffer, f.body.byteOffset + OFFSET_BYTES, f.body.length - OFFSET_BYTES) }
+            yield {
+              offset,
+              payload: new Uint8Array(
+                f.body.buffer,
+                f.body.byteOffset + OFFSET_BYTES,
+                f.body.length - OFFSET_BYTES,
+              ),
+            }
           }
         }
         if (nextStart !== undefined && expect < end && expect !== nextStart) {
-          throw this.#corrupt(seg, `ends at offset ${expect} but the next segment starts at ${nextStart}`)
+          throw this.#corrupt(
+            seg,
+            `ends at offset ${expect} but the next segment starts at ${nextStart}`,
+          )
         }
       } finally {
         await fh.close()
@@ -251,7 +320,8 @@ class FileChannelLog implements ChannelLog {
     this.#segments = segs.slice(n)
     for (const seg of segs.slice(0, n)) {
       await unlink(seg.path).catch((e: unknown) => {
-        if (errnoCode(e) !== 'ENOENT') throw new DbError('IoFailed', `WAL truncate ${seg.path}`, { cause: e })
+        if (errnoCode(e) !== 'ENOENT')
+          throw new DbError('IoFailed', `WAL truncate ${seg.path}`, { cause: e })
       })
     }
     if (this.#fsync) await fsyncDir(this.#dir)
@@ -266,7 +336,12 @@ class FileChannelLog implements ChannelLog {
   }
 
   stats(): WalStats {
-    return { appends: this.#appends, entries: this.#entries, flushes: this.#flushes, fsyncs: this.#fsyncs }
+    return {
+      appends: this.#appends,
+      entries: this.#entries,
+      flushes: this.#flushes,
+      fsyncs: this.#fsyncs,
+    }
   }
 
   async close(): Promise<void> {
@@ -296,11 +371,7 @@ class FileChannelLog implements ChannelLog {
 
   async #writeDurable(chunk: readonly Buffer[], bytes: number, end: bigint): Promise<void> {
     if (bytes === 0) return
-    const buf = chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk, bytes)
-    for (let off = 0; off < buf.length; ) {
-      const { bytesWritten } = await this.#fh.write(buf, off, buf.length - off)
-      off += bytesWritten
-    }
+    await writeChunks(this.#fh, chunk)
     if (this.#fsync) {
       await this.#fh.datasync()
       this.#fsyncs++
@@ -331,7 +402,8 @@ function segmentPath(dir: string, start: bigint): string {
 }
 
 function recordOffset(body: Buffer): bigint {
-  if (body.length < OFFSET_BYTES) throw new DbError('DataCorrupted', `WAL record of ${body.length} bytes has no offset`)
+  if (body.length < OFFSET_BYTES)
+    throw new DbError('DataCorrupted', `WAL record of ${body.length} bytes has no offset`)
   return body.readBigUInt64LE(0)
 }
 
@@ -344,6 +416,7 @@ async function readTerm(path: string): Promise<number> {
     throw e
   }
   const term = Number(text.trim())
-  if (!Number.isSafeInteger(term) || term < 0) throw new DbError('DataCorrupted', `WAL term file ${path}: ${JSON.stringify(text)}`)
+  if (!Number.isSafeInteger(term) || term < 0)
+    throw new DbError('DataCorrupted', `WAL term file ${path}: ${JSON.stringify(text)}`)
   return term
 }

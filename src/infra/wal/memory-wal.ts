@@ -1,4 +1,7 @@
-/** The in-memory WAL, for unit tests: channels live as long as the provider. Payloads are copied in and out. */
+/**
+ * The in-memory WAL, for unit tests: channels live as long as the provider. Payloads are copied
+ * in and out.
+ */
 import type { ChannelLog, WalStats } from './channel-wal.js'
 import { BaseWalProvider } from './channel-wal.js'
 import type { WalEntry } from './wal.js'
