@@ -94,12 +94,18 @@ export async function startChildServer(dataDir: string, extraArgs: string[] = []
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const deadline = Date.now() + 30_000
-  while (!out.includes('Harrier standalone serving')) {
+  // Ready when /healthz answers 200: the management port opens after gRPC, once recovery is done.
+  const deadline = Date.now() + 120_000
+  for (;;) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL')
       throw new Error(`server did not start:\n${out}`)
     }
+    const ok = await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    )
+    if (ok) break
     await new Promise((r) => setTimeout(r, 20))
   }
   const base = wrap(

@@ -1,0 +1,220 @@
+/**
+ * `npm run bench`: Harrier's performance figures, each beside a peer measured in the same run on
+ * the same data so that ratios, not absolute times, carry the meaning on a noisy machine.
+ *
+ *  - insert: rows/s through the official SDK into a durable server (768-dim, batches of 1,000),
+ *    against the floor any durable server pays: appending the same bytes to a file with fdatasync.
+ *  - restart: time from process start to serving (first successful count) for a collection of
+ *    BENCH_RESTART_ROWS rows (default 1,000,000 x 128-dim), once flushed and once from the WAL.
+ *  - filter: rows/s of the columnar filter evaluator over 1M rows against the issue's goals.
+ *
+ * Sizes: BENCH_INSERT_ROWS (default 50,000), BENCH_RESTART_ROWS (1,000,000), BENCH_WAL_ROWS (200,000).
+ * Results are printed as markdown and written to bench/results/<timestamp>.json.
+ */
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
+import type { CollectionSchema } from '../src/schema/types.js'
+import { startNullServer } from './null-server.js'
+import { runFilterBench } from '../src/expr/filter.bench.js'
+import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
+
+const out = (s: string) => process.stdout.write(`${s}\n`)
+const envInt = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d)
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    return s / 2 ** 32
+  }
+}
+
+function rows(from: number, n: number, dim: number, r: () => number): { id: number; v: number[] }[] {
+  return Array.from({ length: n }, (_, i) => ({ id: from + i, v: Array.from({ length: dim }, () => r() * 2 - 1) }))
+}
+
+async function createCollection(client: MilvusClient, name: string, dim: number): Promise<void> {
+  await client.createCollection({
+    collection_name: name,
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim },
+    ],
+  })
+  await client.createIndex({ collection_name: name, field_name: 'v', index_type: 'FLAT', metric_type: 'L2' })
+  await client.loadCollection({ collection_name: name })
+}
+
+interface InsertResult {
+  rowsPerSec: number
+  concurrentRowsPerSec: number
+  peerRowsPerSec: number
+  sdkCeilingRowsPerSec: number
+  /** Harrier / SDK ceiling: how close the server gets to costing nothing. */
+  ratio: number
+}
+
+function insertSchema(dim: number): CollectionSchema {
+  const base = { description: '', typeParams: {}, nullable: false, isDynamic: false, isPartitionKey: false, isClusteringKey: false, autoId: false }
+  return {
+    name: 'ins',
+    description: '',
+    enableDynamicField: false,
+    functions: [],
+    fields: [
+      { ...base, fieldId: 100, name: 'id', dataType: 'Int64', isPrimaryKey: true },
+      { ...base, fieldId: 101, name: 'v', dataType: 'FloatVector', isPrimaryKey: false, dim, typeParams: { dim: String(dim) } },
+    ],
+  }
+}
+
+async function benchInsert(): Promise<InsertResult> {
+  const total = envInt('BENCH_INSERT_ROWS', 50_000)
+  const dim = 768
+  const batch = 1000
+  const dir = await tempDataDir()
+  let server: ChildServer | undefined
+  try {
+    server = await startChildServer(dir, ['--log-level', 'warn'])
+    const client = server.client()
+    await client.connectPromise
+    await createCollection(client, 'ins', dim)
+    const r = rng(1)
+    const batches = Array.from({ length: Math.ceil(total / batch) }, (_, b) => rows(b * batch, batch, dim, r))
+    await client.insert({ collection_name: 'ins', data: batches[0]! }) // warm-up
+    let t0 = performance.now()
+    for (const b of batches) {
+      const res = await client.insert({ collection_name: 'ins', data: b.map((x) => ({ ...x, id: x.id + 10_000_000 })) })
+      if (res.status.error_code !== 'Success') throw new Error(res.status.reason)
+    }
+    const rowsPerSec = (batches.length * batch * 1000) / (performance.now() - t0)
+    // 4 clients at once: group commit should share fsyncs between them.
+    const clients = Array.from({ length: 4 }, () => server!.client())
+    t0 = performance.now()
+    await Promise.all(
+      clients.map(async (c, ci) => {
+        for (let i = ci; i < batches.length; i += clients.length) {
+          await c.insert({ collection_name: 'ins', data: batches[i]!.map((x) => ({ ...x, id: x.id + 20_000_000 })) })
+        }
+      }),
+    )
+    const concurrentRowsPerSec = (batches.length * batch * 1000) / (performance.now() - t0)
+    // Peer: the durability floor, the same float32 bytes appended and fdatasync'd per batch.
+    const file = join(dir, 'peer.bin')
+    const fd = openSync(file, 'w')
+    const bytes = Buffer.alloc(batch * (dim * 4 + 8))
+    t0 = performance.now()
+    for (let i = 0; i < batches.length; i++) {
+      const f = new Float32Array(bytes.buffer, bytes.byteOffset, (batch * dim))
+      const src = batches[i]!
+      for (let j = 0; j < batch; j++) f.set(src[j]!.v, j * dim)
+      writeSync(fd, bytes)
+      fdatasyncSync(fd)
+    }
+    const peerRowsPerSec = (batches.length * batch * 1000) / (performance.now() - t0)
+    closeSync(fd)
+    // Peer 2: the same SDK calls against a server that acknowledges without doing anything.
+    const nul = await startNullServer(insertSchema(dim))
+    const nc = new MilvusClient({ address: nul.address, logLevel: 'error' } as never)
+    await nc.connectPromise
+    t0 = performance.now()
+    for (const b of batches) await nc.insert({ collection_name: 'ins', data: b })
+    const sdkCeilingRowsPerSec = (batches.length * batch * 1000) / (performance.now() - t0)
+    await nc.closeConnection()
+    await nul.stop()
+    return { rowsPerSec, concurrentRowsPerSec, peerRowsPerSec, sdkCeilingRowsPerSec, ratio: rowsPerSec / sdkCeilingRowsPerSec }
+  } finally {
+    await server?.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+interface RestartResult {
+  rows: number
+  flushedMs: number
+  walRows: number
+  walMs: number
+}
+
+async function timeToServe(dir: string): Promise<{ ms: number; server: ChildServer; count: number }> {
+  const t0 = performance.now()
+  const server = await startChildServer(dir, ['--log-level', 'warn'])
+  const client = server.client()
+  const c = await client.count({ collection_name: 'rs' })
+  if (c.status.error_code !== 'Success') throw new Error(c.status.reason)
+  return { ms: performance.now() - t0, server, count: c.data }
+}
+
+async function benchRestart(): Promise<RestartResult> {
+  const total = envInt('BENCH_RESTART_ROWS', 1_000_000)
+  const walRows = envInt('BENCH_WAL_ROWS', 200_000)
+  const dim = 128
+  const batch = 10_000
+  const dir = await tempDataDir()
+  let server: ChildServer | undefined
+  try {
+    server = await startChildServer(dir, ['--log-level', 'warn', '--flush-interval-ms', '3600000'])
+    let client = server.client()
+    await client.connectPromise
+    await createCollection(client, 'rs', dim)
+    const r = rng(2)
+    for (let i = 0; i < total; i += batch) await client.insert({ collection_name: 'rs', data: rows(i, Math.min(batch, total - i), dim, r) })
+    await client.flushSync({ collection_names: ['rs'] })
+    await server.stop()
+    const flushed = await timeToServe(dir)
+    if (flushed.count !== total) throw new Error(`restart served ${flushed.count} rows, expected ${total}`)
+    server = flushed.server
+    client = server.client()
+    for (let i = 0; i < walRows; i += batch) await client.insert({ collection_name: 'rs', data: rows(total + i, Math.min(batch, walRows - i), dim, r) })
+    await server.kill9()
+    const replay = await timeToServe(dir)
+    server = replay.server
+    if (replay.count !== total + walRows) throw new Error(`replay served ${replay.count} rows, expected ${total + walRows}`)
+    return { rows: total, flushedMs: flushed.ms, walRows, walMs: replay.ms }
+  } finally {
+    await server?.kill9()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = { startedAt: new Date().toISOString(), node: process.version }
+  out('# Harrier benchmarks\n')
+  out('## Filter evaluation (1M rows, one core)\n')
+  const goals: Record<string, number> = { numeric: 100e6, in: 20e6, like: 20e6, JSON: 5e6 }
+  const filter = await runFilterBench({ rows: 1_000_000 })
+  results.filter = filter
+  out('| filter | rows/s | goal |\n|---|---:|---:|')
+  for (const f of filter) {
+    const key = Object.keys(goals).find((g) => f.name.toLowerCase().includes(g.toLowerCase()))
+    out(`| ${f.name} | ${(f.rowsPerSec / 1e6).toFixed(1)}M | ${key ? `${goals[key]! / 1e6}M` : '-'} |`)
+  }
+  out('\n## Durable insert through the SDK (768-dim, batches of 1,000)\n')
+  const ins = await benchInsert()
+  results.insert = ins
+  out('| measure | rows/s |\n|---|---:|')
+  out(`| Harrier, 1 client | ${ins.rowsPerSec.toFixed(0)} |`)
+  out(`| Harrier, 4 clients | ${ins.concurrentRowsPerSec.toFixed(0)} |`)
+  out(`| peer: SDK against a server that does nothing (the SDK ceiling) | ${ins.sdkCeilingRowsPerSec.toFixed(0)} |`)
+  out(`| peer: raw append + fdatasync of the same float32 bytes | ${ins.peerRowsPerSec.toFixed(0)} |`)
+  out(`| **ratio Harrier 1 client / SDK ceiling** | **${ins.ratio.toFixed(2)}** |`)
+  out('\n## Restart to serving\n')
+  const rs = await benchRestart()
+  results.restart = rs
+  out('| state on disk | rows | time to first answer |\n|---|---:|---:|')
+  out(`| flushed segments (128-dim) | ${rs.rows} | ${(rs.flushedMs / 1000).toFixed(2)} s |`)
+  out(`| same + WAL tail after kill -9 | +${rs.walRows} | ${(rs.walMs / 1000).toFixed(2)} s |`)
+  // dist/bench/run.js -> <repo>/bench/results
+  const dir = new URL('../../bench/results/', import.meta.url)
+  mkdirSync(dir, { recursive: true })
+  const file = new URL(`${new Date().toISOString().replace(/[:.]/g, '-')}.json`, dir)
+  writeFileSync(file, JSON.stringify(results, null, 2))
+  out(`\nwrote ${file.pathname}`)
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+  process.exitCode = 1
+})
