@@ -4,7 +4,7 @@
  * request logging and protobuf encoding cost the same whatever the server does).
  */
 import * as grpc from '@grpc/grpc-js'
-import { loadMilvusProto } from '../src/access/proto.js'
+import { loadMilvusProto } from '../src/schema/milvus-proto.js'
 import { encodeCollectionSchema } from '../src/schema/schema-codec.js'
 import type { CollectionSchema } from '../src/schema/types.js'
 

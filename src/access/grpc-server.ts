@@ -2,7 +2,7 @@
 import * as grpc from '@grpc/grpc-js'
 import { DbError } from '../common/errors.js'
 import type { MilvusService } from './milvus-service.js'
-import { loadMilvusProto } from './proto.js'
+import { loadMilvusProto } from '../schema/milvus-proto.js'
 
 export interface GrpcServerOptions {
   readonly host: string

@@ -18,7 +18,7 @@ import { decodeInsertData, decodePlaceholderVectors, encodeDynamicField, encodeF
 import type { Column, ColumnOf } from '../schema/columns.js'
 import { DYNAMIC_FIELD_NAME, isVectorType, primaryField, type FieldSchema } from '../schema/types.js'
 import type { Metrics } from './metrics.js'
-import { isDecodeFailure, loadMilvusProto, type MilvusProto } from './proto.js'
+import { isDecodeFailure, loadMilvusProto, type MilvusProto } from '../schema/milvus-proto.js'
 import { errorStatus, okStatus } from './status.js'
 import { boundedTs, int, kvToRecord, recordToKv, str, strList, templateValues, tsString, utcMs, type Req } from './wire.js'
 
@@ -219,7 +219,7 @@ export class MilvusService {
       },
       GetCollectionStatistics: async (req, ctx) => {
         const c = this.coll(req, ctx)
-        const n = count(data.runtime(c.id), { ts: await data.readTimestamp(data.now()) })
+        const n = data.rowCount(c.id, await data.readTimestamp(data.now()))
         return { stats: [{ key: 'row_count', value: String(n) }] }
       },
 
@@ -252,7 +252,7 @@ export class MilvusService {
       GetPartitionStatistics: async (req, ctx) => {
         const c = this.coll(req, ctx)
         const p = root.partition(c, str(req.partition_name))
-        const n = count(data.runtime(c.id), { ts: await data.readTimestamp(data.now()), partitionIds: new Set([p.id]) })
+        const n = data.rowCount(c.id, await data.readTimestamp(data.now()), new Set([p.id]))
         return { stats: [{ key: 'row_count', value: String(n) }] }
       },
       LoadPartitions: async (req, ctx) => {
@@ -410,6 +410,44 @@ export class MilvusService {
       },
       GetFlushAllState: async () => ({ flushed: true }),
 
+      GetPersistentSegmentInfo: async (req, ctx) => {
+        const c = root.collection(str(req.dbName) || ctx.dbName || 'default', str(req.collectionName))
+        return {
+          infos: data
+            .segmentInfos(c.id)
+            .filter((s) => s.state !== 'Growing')
+            .map((s) => ({ segmentID: s.id.toString(), collectionID: c.id.toString(), partitionID: s.partitionId.toString(), num_rows: String(s.numRows), state: s.state, level: 'L1', is_sorted: false, storage_version: '0' })),
+        }
+      },
+      GetQuerySegmentInfo: async (req, ctx) => {
+        const c = root.collection(str(req.dbName) || ctx.dbName || 'default', str(req.collectionName))
+        this.requireLoaded(c)
+        return {
+          infos: data
+            .segmentInfos(c.id)
+            .filter((s) => s.loaded)
+            .map((s) => ({ segmentID: s.id.toString(), collectionID: c.id.toString(), partitionID: s.partitionId.toString(), mem_size: '0', num_rows: String(s.numRows), index_name: '', indexID: '0', nodeID: '1', state: s.state, nodeIds: ['1'], level: 'L1', is_sorted: false, storage_version: '0' })),
+        }
+      },
+      GetReplicas: async (req, ctx) => {
+        const id = str(req.collectionID)
+        const c = str(req.collection_name) ? this.coll(req, ctx) : root.collectionById(BigInt(id || '0'))
+        if (!c.load) return { replicas: [] }
+        return {
+          replicas: [
+            {
+              replicaID: c.id.toString(),
+              collectionID: c.id.toString(),
+              partition_ids: (c.load.partitionIds ?? c.partitions.map((p) => p.id)).map(String),
+              shard_replicas: Array.from({ length: c.shardsNum }, (_, i) => ({ leaderID: '1', leader_addr: 'localhost', dm_channel_name: `by-dev-rootcoord-dml_0_${c.id}v${i}`, node_ids: ['1'] })),
+              node_ids: ['1'],
+              resource_group_name: '__default_resource_group',
+              num_outbound_node: 0,
+            },
+          ],
+        }
+      },
+
       // ---------------------------------------------------------- reads
       Query: async (req, ctx) => this.query(req, ctx),
       Search: async (req, ctx) => this.search(req, ctx),
@@ -442,7 +480,7 @@ export class MilvusService {
   }
 
   private async totalRows(c: CollectionInfo): Promise<number> {
-    return count(this.d.data.runtime(c.id), { ts: await this.d.data.readTimestamp(this.d.data.now()) })
+    return this.d.data.rowCount(c.id, await this.d.data.readTimestamp(this.d.data.now()))
   }
 
   private systemInfo(): Record<string, unknown> {

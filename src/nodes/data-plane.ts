@@ -14,13 +14,16 @@ import type { Timestamp, TsoAllocator } from '../common/tso.js'
 import type { ObjectStore, Wal } from '../infra/index.js'
 import type { Column } from '../schema/columns.js'
 import { concatColumns, takeRows } from '../schema/field-data.js'
-import { primaryField, type FieldSchema } from '../schema/types.js'
+import type { FieldSchema } from '../schema/types.js'
 import { RowChunk, Segment } from '../segment/segment.js'
-import { MAX_PARTS_PER_MESSAGE, ShardReplica, type FlushSnapshot } from '../segment/shard.js'
+import { CollectionRuntime } from '../segment/collection-runtime.js'
+import { MAX_PARTS_PER_MESSAGE, type FlushSnapshot } from '../segment/shard.js'
 import { decodeDeltaLog, decodeInsertLog, deltaLogKey, encodeDeltaLog, encodeInsertLog, insertLogKey } from '../storage/binlog.js'
 import { DmlChannel } from '../streaming/dml-channel.js'
-import { decodeDmlMessage, type DmlMessage, type DmlPart, type PrimaryKeys } from '../streaming/messages.js'
+import { decodeDmlMessage, type DmlMessage, type DmlPart, type PrimaryKeys } from '../storage/dml-message.js'
 import { bucketOf } from '../streaming/routing.js'
+
+export { CollectionRuntime }
 
 export interface DataPlaneConfig {
   /** A growing segment seals once it holds this many rows (Milvus: ~512 MB; rows are simpler to reason about). */
@@ -36,23 +39,6 @@ export interface DataPlaneDeps {
   readonly tso: TsoAllocator
   readonly log: Logger
   readonly config: DataPlaneConfig
-}
-
-export class CollectionRuntime {
-  info: CollectionInfo
-  readonly shards: ShardReplica[]
-  /** Flushed segments whose rows are in memory. */
-  readonly loadedSegments = new Set<bigint>()
-
-  constructor(info: CollectionInfo, checkpoints: (shard: number) => bigint, segmentMaxRows: number) {
-    this.info = info
-    const pk = primaryField(info.schema).name
-    this.shards = Array.from({ length: info.shardsNum }, (_, i) => new ShardReplica(i, pk, checkpoints(i), segmentMaxRows))
-  }
-
-  get pkField(): FieldSchema {
-    return primaryField(this.info.schema)
-  }
 }
 
 /** One insert/upsert batch after validation: every stored field, full length. */
@@ -258,6 +244,40 @@ export class DataPlane {
   async readTimestamp(guarantee: Timestamp): Promise<Timestamp> {
     await this.channel.waitTsafe(guarantee)
     return this.channel.tsafe()
+  }
+
+  /**
+   * Row count for statistics: exact over rows in memory, plus the recorded size of flushed segments
+   * that are not loaded (their deletes are not subtracted until they are loaded, as in Milvus).
+   */
+  rowCount(collectionId: bigint, visibleAt: Timestamp, partitionIds?: ReadonlySet<bigint>): number {
+    const rt = this.runtime(collectionId)
+    let n = 0
+    for (const sh of rt.shards) {
+      for (const seg of sh.readableSegments(partitionIds)) for (const c of seg.chunks) n += c.visibility(visibleAt).count()
+    }
+    for (const s of this.deps.catalog.segmentsOf(collectionId)) {
+      if (!rt.loadedSegments.has(s.id) && (!partitionIds || partitionIds.has(s.partitionId))) n += s.numRows
+    }
+    return n
+  }
+
+  /** Segment listing for GetPersistentSegmentInfo / GetQuerySegmentInfo. */
+  segmentInfos(collectionId: bigint): { id: bigint; partitionId: bigint; numRows: number; state: 'Growing' | 'Sealed' | 'Flushed'; loaded: boolean }[] {
+    const rt = this.runtime(collectionId)
+    const out: { id: bigint; partitionId: bigint; numRows: number; state: 'Growing' | 'Sealed' | 'Flushed'; loaded: boolean }[] = []
+    const seen = new Set<bigint>()
+    for (const sh of rt.shards) {
+      for (const seg of sh.segments.values()) {
+        seen.add(seg.id)
+        const state = seg.state === 'growing' ? 'Growing' : seg.state === 'sealed' ? 'Sealed' : 'Flushed'
+        out.push({ id: seg.id, partitionId: seg.partitionId, numRows: seg.numRows, state, loaded: true })
+      }
+    }
+    for (const s of this.deps.catalog.segmentsOf(collectionId)) {
+      if (!seen.has(s.id)) out.push({ id: s.id, partitionId: s.partitionId, numRows: s.numRows, state: 'Flushed', loaded: false })
+    }
+    return out
   }
 
   now(): Timestamp {

@@ -14,7 +14,7 @@ import type { Column, VectorColumn } from '../schema/columns.js'
 import { emptyColumn, takeRows } from '../schema/field-data.js'
 import type { FieldSchema } from '../schema/types.js'
 import type { RowChunk } from '../segment/segment.js'
-import type { CollectionRuntime } from '../nodes/data-plane.js'
+import type { CollectionRuntime } from '../segment/collection-runtime.js'
 
 export interface ScanSpec {
   readonly ts: Timestamp

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import sdk from '@zilliz/milvus2-sdk-node'
-import { loadMilvusProto } from '../access/proto.js'
+import { loadMilvusProto } from './milvus-proto.js'
 import { DbError } from '../common/errors.js'
 import type { Column, ColumnOf } from './columns.js'
 import {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import sdk from '@zilliz/milvus2-sdk-node'
-import { loadMilvusProto } from '../access/proto.js'
+import { loadMilvusProto } from './milvus-proto.js'
 import { DbError } from '../common/errors.js'
 import { decodeAddedField, decodeCollectionSchema, encodeCollectionSchema } from './schema-codec.js'
 import type { CollectionSchema } from './types.js'

@@ -9,7 +9,7 @@
  * The core works on plain wire objects (`collectionSchemaFromWire`, `fieldSchemaFromWire`); the
  * byte-level entry points only add protobuf decoding so access/ can move that step if it prefers.
  */
-import { loadMilvusProto } from '../access/proto.js'
+import { loadMilvusProto } from './milvus-proto.js'
 import { DbError, invalid } from '../common/errors.js'
 import {
   DYNAMIC_FIELD_NAME,

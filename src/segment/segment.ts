@@ -7,7 +7,7 @@
 import { Bitset } from '../common/bitset.js'
 import type { Timestamp } from '../common/tso.js'
 import type { Column, ColumnChunk } from '../schema/columns.js'
-import type { PrimaryKeys } from '../streaming/messages.js'
+import type { PrimaryKeys } from '../storage/dml-message.js'
 
 export type SegmentState = 'growing' | 'sealed' | 'flushed'
 

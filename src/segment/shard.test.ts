@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Column } from '../schema/columns.js'
-import type { InsertPart } from '../streaming/messages.js'
+import type { InsertPart } from '../storage/dml-message.js'
 import { ShardReplica } from './shard.js'
 
 function part(_segment: bigint, pks: bigint[]): InsertPart {

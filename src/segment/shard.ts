@@ -9,7 +9,7 @@
  */
 import type { Timestamp } from '../common/tso.js'
 import type { Column } from '../schema/columns.js'
-import type { DeletePart, InsertPart, PrimaryKeys } from '../streaming/messages.js'
+import type { DeletePart, InsertPart, PrimaryKeys } from '../storage/dml-message.js'
 import { RowChunk, Segment } from './segment.js'
 
 interface RowRef {

@@ -9,7 +9,7 @@
 import { crc32c } from '../common/crc32.js'
 import { DbError } from '../common/errors.js'
 import type { Column } from '../schema/columns.js'
-import type { PrimaryKeys } from '../streaming/messages.js'
+import type { PrimaryKeys } from './dml-message.js'
 import { decodeColumn, encodeColumn } from './column-codec.js'
 
 const MAGIC = 0x4c425248 // "HRBL" little-endian

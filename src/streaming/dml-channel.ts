@@ -8,7 +8,7 @@
  */
 import type { Timestamp, TsoAllocator } from '../common/tso.js'
 import type { Wal } from '../infra/index.js'
-import { encodeDmlMessage, type DmlMessage } from './messages.js'
+import { encodeDmlMessage, type DmlMessage } from '../storage/dml-message.js'
 
 export type ApplyFn = (msg: DmlMessage, offset: bigint) => void
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { DataType, ErrorCode, type MilvusClient } from '@zilliz/milvus2-sdk-node'
-import { loadMilvusProto } from '../../src/access/proto.js'
+import { loadMilvusProto } from '../../src/schema/milvus-proto.js'
 import { startServer, type TestServer } from './server.js'
 
 interface Status {
@@ -119,6 +119,30 @@ describe('bad input', () => {
     rejected(s.status, 1100, 'IllegalArgument')
     const d = await client.delete({ collection_name: 'strict', filter: 'id in [' })
     rejected(d.status, 1100, 'IllegalArgument')
+    await stillServes()
+  })
+
+  it('survives hundreds of garbage filters through query, search and delete', async () => {
+    let seed = 99
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+    const pieces = ['id', 'name', 'n', '(', ')', '[', ']', '==', '>', 'in', 'like', '"x"', "'", '1', '-', '**', 'and', 'or', 'not', '{t}', 'json_contains(', ',', '$meta', '\\', '"%', '0x', '1e400', 'is null', '\u0000']
+    let rejectedCount = 0
+    for (let i = 0; i < 300; i++) {
+      const text = Array.from({ length: 1 + Math.floor(rand() * 8) }, () => pieces[Math.floor(rand() * pieces.length)]).join(' ')
+      const which = i % 3
+      const res =
+        which === 0
+          ? (await client.query({ collection_name: 'strict', filter: text, output_fields: ['id'], limit: 10 })).status
+          : which === 1
+            ? (await client.search({ collection_name: 'strict', data: [[1, 2, 3, 4]], limit: 1, filter: text })).status
+            : (await client.delete({ collection_name: 'strict', filter: `(${text}) and id < 0` })).status
+      if (res.error_code !== ErrorCode.SUCCESS) {
+        rejectedCount++
+        assert.ok(res.code === 1100 || res.code === 1700, `garbage filter ${JSON.stringify(text)} gave code ${res.code}: ${res.reason}`)
+        assert.ok(res.reason.length > 0)
+      }
+    }
+    assert.ok(rejectedCount > 100)
     await stillServes()
   })
 

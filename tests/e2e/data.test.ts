@@ -189,6 +189,15 @@ describe('data path through the official SDK', () => {
     assert.equal(c.data, 8, 'a re-inserted key after a delete is visible')
     const stats = await client.getCollectionStatistics({ collection_name: 'mut' })
     assert.equal(stats.data.row_count, '8')
+    const persisted = await client.getPersistentSegmentInfo({ collectionName: 'mut' })
+    assert.equal(persisted.status.error_code, ErrorCode.SUCCESS, persisted.status.reason)
+    assert.equal(persisted.infos.reduce((a, s) => a + Number(s.num_rows), 0), 12, 'flushed segments hold the 12 rows ever written before the flush')
+    assert.ok(persisted.infos.every((s) => String(s.state) === 'Flushed'))
+    const loaded = await client.getQuerySegmentInfo({ collectionName: 'mut' })
+    assert.equal(loaded.status.error_code, ErrorCode.SUCCESS, loaded.status.reason)
+    assert.ok(loaded.infos.some((s) => String(s.state) === 'Growing'))
+    const replicas = await client.getReplicas({ collectionID: persisted.infos[0]!.collectionID } as never)
+    assert.equal(replicas.replicas.length, 1)
   })
 
   it('partitions scope inserts, queries and searches', async () => {

@@ -9,7 +9,7 @@
 import { DbError } from '../common/errors.js'
 import type { Timestamp } from '../common/tso.js'
 import type { Column } from '../schema/columns.js'
-import { decodeColumn, encodeColumn } from '../storage/column-codec.js'
+import { decodeColumn, encodeColumn } from './column-codec.js'
 
 export type PrimaryKeys = BigInt64Array | string[]
 
