@@ -487,6 +487,7 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
         { name: 'arr', data_type: DataType.Array, element_type: DataType.Int64, max_capacity: 8 },
         { name: 'tags', data_type: DataType.Array, element_type: DataType.VarChar, max_capacity: 4, max_length: 8 },
         { name: 'opt', data_type: DataType.Int32, nullable: true },
+        { name: 'b', data_type: DataType.Bool },
       ],
     })
     const words = ['red', 'blue', 'redwood', 'green']
@@ -501,6 +502,7 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
       arr: Array.from({ length: i % 5 }, (_, j) => i + j),
       tags: ['x', 'y', 'z'].filter((_, b) => (i >> b) & 1),
       opt: i % 4 === 0 ? null : i,
+      b: i % 3 !== 1,
       ...(i % 2 === 0 ? { color: ['red', 'blue', 'green'][i % 3] } : {}),
       ...(i % 3 === 0 ? { score: i / 2 } : {}),
     }))
@@ -543,6 +545,35 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
       ['arr[0] == 20', (r) => r.arr[0] === 20],
       ['opt is null', (r) => r.opt === null],
       ['opt IS NOT NULL and opt > 50', (r) => r.opt !== null && r.opt > 50],
+      ['opt > 100 or opt is null', (r) => r.opt === null || r.opt > 100],
+      ['opt in [1, 2, 3, 5, 6]', (r) => r.opt !== null && [1, 2, 3, 5, 6].includes(r.opt)],
+      ['b == true and id < 20', (r) => r.b && r.id < 20],
+      ['b != true', (r) => !r.b],
+      ['n < id and id < 12', (r) => r.n < r.id && r.id < 12],
+      ['f >= n', (r) => r.f >= r.n],
+      ['s > "red"', (r) => r.s > 'red'],
+      ['s <= "blue_3"', (r) => r.s <= 'blue_3'],
+      ['id IN [1, 2]', (r) => [1, 2].includes(r.id)],
+      ['id NOT IN [0, 1]', (r) => ![0, 1].includes(r.id)],
+      ['s LIKE "blue%"', (r) => r.s.startsWith('blue')],
+      ['s like "re_w%"', (r) => /^re.w/.test(r.s)],
+      ['s like "%_1_"', (r) => /.1.$/.test(r.s)],
+      ['id == 0x10', (r) => r.id === 16],
+      ['n in [-8, 8]', (r) => [-8, 8].includes(r.n)],
+      ['n * 2 > 10', (r) => r.n * 2 > 10],
+      ['f / 2 == 5', (r) => r.f / 2 === 5],
+      ['id % 10 != 3', (r) => r.id % 10 !== 3],
+      ['n != 0 and not (s like "%1")', (r) => r.n !== 0 && !r.s.endsWith('1')],
+      ['meta["list"][0] == 1', (r) => r.meta.list[0] === 1],
+      ['1 < meta["a"]["b"] < 4', (r) => 1 < r.meta.a.b && r.meta.a.b < 4],
+      ['meta["a"]["b"] >= 3 && meta["k"] == "x"', (r) => r.meta.a.b >= 3 && r.meta.k === 'x'],
+      ['meta["missing"] == 1', () => false],
+      ['exists meta["a"]["b"]', () => true],
+      ['tags[0] == "y"', (r) => r.tags[0] === 'y'],
+      ['array_length(tags) == 0', (r) => r.tags.length === 0],
+      ['array_contains(tags, "z") and not array_contains(tags, "x")', (r) => r.tags.includes('z') && !r.tags.includes('x')],
+      ['color in ["red", "green"] and score > 5', (r) => ['red', 'green'].includes(r.color) && typeof r.score === 'number' && r.score > 5],
+      ['color like "gr%"', (r) => typeof r.color === 'string' && r.color.startsWith('gr')],
     ]
     const q = [0.5, 0.25]
     const failures: string[] = []
@@ -675,6 +706,9 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     ok(up.status, 'upsert')
     assert.equal(up.upsert_cnt, '2')
     assert.deepEqual((up.IDs as unknown as { str_id: { data: string[] } }).str_id.data, ['k3', 'new'])
+    assert.equal(await countOf('vpk'), keys.length + 1)
+    // Milvus 2.6 (PR #46035) rejects an upsert batch that repeats a primary key.
+    failed(await statusOf(client.upsert({ collection_name: 'vpk', data: [{ pk: 'k5', v: [5, 5], val: 1 }, { pk: 'k5', v: [5, 6], val: 2 }] })), 'upsert with a repeated key', /duplicate primary keys/)
     assert.equal(await countOf('vpk'), keys.length + 1)
 
     const got = await client.get({ collection_name: 'vpk', ids: ['k3', 'new', 'missing', 'with space'], output_fields: ['pk', 'val'] })
@@ -933,5 +967,118 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     ok(ps.status, 'getPartitionStatistics')
     assert.ok(Number(ps.data.row_count) >= 50 && Number(ps.data.row_count) <= inserted)
     assert.deepEqual(await queryIds('stats', 'id < 30', strong), Array.from({ length: 10 }, (_, i) => 15 + i).filter((x) => x < 20).concat(Array.from({ length: 5 }, (_, i) => 25 + i)))
+  })
+  // ---------------------------------------------------------------- 12
+  it('partial load (load_fields): * returns only loaded fields, unloaded fields cannot be read', async () => {
+    await create({
+      collection_name: 'partial_fields',
+      consistency_level: 'Strong',
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: 4 },
+        { name: 'name', data_type: DataType.VarChar, max_length: 16 },
+        { name: 'cold', data_type: DataType.Array, element_type: DataType.VarChar, max_capacity: 4, max_length: 8 },
+      ],
+    })
+    await insert('partial_fields', Array.from({ length: 20 }, (_, i) => ({ id: i, v: [i, 1, 0, 0], name: `n${i}`, cold: [`c${i}`] })))
+    // The index the way the SDK's own PartialLoad spec creates it: extra_params with a JSON `params`.
+    ok(await statusOf(client.createIndex({ collection_name: 'partial_fields', field_name: 'v', extra_params: { index_type: 'IVF_FLAT', metric_type: 'L2', params: JSON.stringify({ nlist: 16 }) } } as never)), 'IVF_FLAT index')
+    ok(await statusOf(client.loadCollection({ collection_name: 'partial_fields', load_fields: ['id', 'v', 'name'] } as never)), 'partial load')
+    const problems: string[] = []
+    const star = await client.query({ collection_name: 'partial_fields', filter: 'id < 3', output_fields: ['*'] })
+    ok(star.status, 'query *')
+    assert.equal(star.data.length, 3)
+    const starKeys = Object.keys(star.data[0]!).sort()
+    if (JSON.stringify(starKeys) !== JSON.stringify(['id', 'name', 'v'])) problems.push(`query * returned ${starKeys.join(',')}`)
+    const s = await client.search({ collection_name: 'partial_fields', data: [[2, 1, 0, 0]], limit: 2, params: { nprobe: 16 } })
+    ok(s.status, 'search')
+    const hit = (s.results as unknown as Hit[])[0]!
+    assert.equal(Number(hit.id), 2)
+    const hitKeys = Object.keys(hit).sort()
+    if (JSON.stringify(hitKeys) !== JSON.stringify(['id', 'name', 'score', 'v'])) problems.push(`search (default output *) returned ${hitKeys.join(',')}`)
+    const cold = await client.query({ collection_name: 'partial_fields', filter: 'id < 3', output_fields: ['cold'] })
+    if (cold.status.error_code === ErrorCode.SUCCESS) problems.push(`query of the unloaded field succeeded: ${JSON.stringify(cold.data)}`)
+    else assert.match(cold.status.reason, /not loaded/)
+    assert.deepEqual(problems, [], 'fields left out of load_fields are not readable')
+  })
+
+  // ---------------------------------------------------------------- 13
+  it('nullable and default-valued fields in inserts, upserts, filters and search output', async () => {
+    await create({
+      collection_name: 'nulls',
+      consistency_level: 'Strong',
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+        { name: 'age', data_type: DataType.Int64, nullable: true },
+        { name: 'label', data_type: DataType.VarChar, max_length: 16, default_value: 'none' },
+        { name: 'w', data_type: DataType.Float, nullable: true, default_value: 1.5 },
+        { name: 'j', data_type: DataType.JSON, nullable: true },
+      ],
+    })
+    const rows: Row[] = [
+      { id: 0, v: [0, 0], age: 10, label: 'a', w: 2, j: { x: 1 } },
+      { id: 1, v: [1, 0], age: null, label: null, w: null, j: null },
+      { id: 2, v: [2, 0] },
+      { id: 3, v: [3, 0], age: 30, label: 'c', w: 0.5, j: { x: 3 } },
+    ]
+    await insert('nulls', rows)
+    await indexAndLoad('nulls', 'v', 'FLAT', 'L2')
+    const all = await client.query({ collection_name: 'nulls', filter: 'id >= 0', output_fields: ['age', 'label', 'w', 'j'] })
+    ok(all.status, 'query')
+    const byId = new Map(all.data.map((r) => [Number(r.id), r]))
+    assert.deepEqual([0, 1, 2, 3].map((i) => byId.get(i)!.age === null ? null : Number(byId.get(i)!.age)), [10, null, null, 30])
+    assert.deepEqual([0, 1, 2, 3].map((i) => byId.get(i)!.label), ['a', 'none', 'none', 'c'], 'a missing or null value takes the default')
+    assert.deepEqual([0, 1, 2, 3].map((i) => byId.get(i)!.w), [2, 1.5, 1.5, 0.5])
+    assert.deepEqual([0, 1, 2, 3].map((i) => byId.get(i)!.j), [{ x: 1 }, null, null, { x: 3 }])
+    assert.deepEqual(await queryIds('nulls', 'age is null'), [1, 2])
+    assert.deepEqual(await queryIds('nulls', 'age is not null and age > 15'), [3])
+    assert.deepEqual(await queryIds('nulls', 'label == "none"'), [1, 2])
+    assert.deepEqual(await queryIds('nulls', 'j is null'), [1, 2])
+    assert.deepEqual(await queryIds('nulls', 'j["x"] >= 1'), [0, 3])
+    assert.deepEqual(await queryIds('nulls', 'age < 100'), [0, 3], 'a comparison never matches null')
+    const s = await client.search({ collection_name: 'nulls', data: [[1.1, 0]], limit: 3, output_fields: ['age', 'label', 'j'] })
+    ok(s.status, 'search')
+    const hits = s.results as unknown as Hit[]
+    assert.deepEqual(hits.map((h) => Number(h.id)), [1, 2, 0])
+    assert.equal(hits[0]!.age, null)
+    assert.equal(hits[0]!.label, 'none')
+    assert.equal(hits[0]!.j, null)
+    ok((await client.upsert({ collection_name: 'nulls', data: [{ id: 0, v: [0, 0], age: null, label: 'z', w: null, j: { x: 9 } }] })).status, 'upsert to null')
+    assert.deepEqual(await queryIds('nulls', 'age is null'), [0, 1, 2])
+    const up = await client.query({ collection_name: 'nulls', filter: 'id == 0', output_fields: ['label', 'w', 'j'] })
+    assert.deepEqual([up.data[0]!.label, up.data[0]!.w, up.data[0]!.j], ['z', 1.5, { x: 9 }])
+  })
+
+  // ---------------------------------------------------------------- 14
+  it('Int64 keys beyond 2^53 survive insert, filters, get, search and delete', async () => {
+    await create({
+      collection_name: 'bigint',
+      consistency_level: 'Strong',
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: 2 },
+        { name: 'big', data_type: DataType.Int64 },
+      ],
+    })
+    const ids = ['9007199254740993', '9223372036854775807', '-9223372036854775807', '1']
+    const ins = await client.insert({ collection_name: 'bigint', data: ids.map((id, i) => ({ id, v: [i, 0], big: id })) })
+    ok(ins.status, 'insert')
+    assert.deepEqual((ins.IDs as unknown as { int_id: { data: string[] } }).int_id.data, ids)
+    await indexAndLoad('bigint', 'v', 'FLAT', 'L2')
+    const q = await client.query({ collection_name: 'bigint', filter: 'id == 9007199254740993', output_fields: ['id', 'big'] })
+    ok(q.status, 'query by a large key')
+    assert.deepEqual(q.data.map((r) => [String(r.id), String(r.big)]), [['9007199254740993', '9007199254740993']])
+    assert.equal(await countOf('bigint', 'big > 9007199254740992'), 2)
+    assert.equal(await countOf('bigint', 'id < -9223372036854775806'), 1)
+    const got = await client.get({ collection_name: 'bigint', ids: ['9223372036854775807'], output_fields: ['big'] })
+    assert.deepEqual(got.data.map((r) => String(r.big)), ['9223372036854775807'])
+    const s = await client.search({ collection_name: 'bigint', data: [[0, 0]], limit: 1, output_fields: ['id'] })
+    assert.equal(String((s.results as unknown as Hit[])[0]!.id), '9007199254740993')
+    const del = await client.delete({ collection_name: 'bigint', ids: ['9007199254740993'] as never })
+    ok(del.status, 'delete')
+    assert.equal(del.delete_cnt, '1')
+    assert.equal(await countOf('bigint', 'id == 9007199254740992'), 0)
+    assert.equal(await countOf('bigint'), 3)
   })
 })
