@@ -12,7 +12,9 @@ import type { RootCoord } from '../coord/root-coord.js'
 import { parseFilter, primaryKeyTerms, type FilterPlan } from '../expr/index.js'
 import { normalizeMetric, type MetricType } from '../index/index.js'
 import type { DataPlane } from '../nodes/data-plane.js'
-import { count, gather, retrieve, search, type RowSelection } from '../query/executor.js'
+import type { IndexProgress, IndexService } from '../nodes/index-service.js'
+import { count, gather, retrieve, search, type RowSelection, type SearchSpec } from '../query/executor.js'
+import type { RowChunk } from '../segment/segment.js'
 import { decodeCollectionSchema, encodeCollectionSchema } from '../schema/schema-codec.js'
 import { decodeInsertData, decodePlaceholderVectors, encodeDynamicField, encodeFieldData, encodeIds } from '../schema/field-data.js'
 import type { Column, ColumnOf } from '../schema/columns.js'
@@ -32,6 +34,7 @@ type Handler = (req: Req, ctx: CallContext) => Promise<Record<string, unknown>>
 export interface MilvusServiceDeps {
   readonly root: RootCoord
   readonly data: DataPlane
+  readonly indexes: IndexService
   readonly log: Logger
   readonly metrics: Metrics
   readonly version: string
@@ -40,6 +43,24 @@ export interface MilvusServiceDeps {
 
 const MAX_TOPK = 16384
 const BOUNDED_GRACE_MS = 5000
+
+/** Milvus reports Finished once every flushed segment is indexed (growing data never is). */
+function indexState(p: IndexProgress): string {
+  if (p.failReason) return 'Failed'
+  return p.pendingRows > 0 ? 'InProgress' : 'Finished'
+}
+
+/** Milvus's WeightedRanker normalisation: every metric mapped onto [0, 1], higher is better. */
+function normalizeScore(metric: MetricType, s: number): number {
+  switch (metric) {
+    case 'COSINE':
+      return (1 + s) / 2
+    case 'IP':
+      return 0.5 + Math.atan(s) / Math.PI
+    default:
+      return 1 - (2 * Math.atan(s)) / Math.PI
+  }
+}
 
 const CONSISTENCY_NAMES: readonly ConsistencyLevel[] = ['Strong', 'Session', 'Bounded', 'Eventually', 'Customized']
 
@@ -315,32 +336,35 @@ export class MilvusService {
       },
       DescribeIndex: async (req, ctx) => {
         const c = this.coll(req, ctx)
-        const rows = await this.totalRows(c)
         return {
-          index_descriptions: root.findIndexes(c, str(req.field_name), str(req.index_name)).map((i) => ({
-            index_name: i.name,
-            indexID: i.id.toString(),
-            params: recordToKv({ ...i.params, index_type: i.indexType, ...(i.metricType ? { metric_type: i.metricType } : {}) }),
-            field_name: i.fieldName,
-            indexed_rows: String(rows),
-            total_rows: String(rows),
-            pending_index_rows: '0',
-            state: 'Finished',
-            index_state_fail_reason: '',
-          })),
+          index_descriptions: root.findIndexes(c, str(req.field_name), str(req.index_name)).map((i) => {
+            const p = this.d.indexes.progress(c, i)
+            return {
+              index_name: i.name,
+              indexID: i.id.toString(),
+              params: recordToKv({ ...i.params, index_type: i.indexType, ...(i.metricType ? { metric_type: i.metricType } : {}) }),
+              field_name: i.fieldName,
+              indexed_rows: String(p.indexedRows),
+              total_rows: String(p.totalRows),
+              pending_index_rows: String(p.pendingRows),
+              state: indexState(p),
+              index_state_fail_reason: p.failReason,
+            }
+          }),
         }
       },
       GetIndexStatistics: async (req, ctx) => this.handlers.DescribeIndex!(req, ctx),
       GetIndexState: async (req, ctx) => {
         const c = this.coll(req, ctx)
-        root.findIndexes(c, str(req.field_name), str(req.index_name))
-        return { state: 'Finished', fail_reason: '' }
+        const [i] = root.findIndexes(c, str(req.field_name), str(req.index_name))
+        const p = this.d.indexes.progress(c, i!)
+        return { state: indexState(p), fail_reason: p.failReason }
       },
       GetIndexBuildProgress: async (req, ctx) => {
         const c = this.coll(req, ctx)
-        root.findIndexes(c, str(req.field_name), str(req.index_name))
-        const rows = String(await this.totalRows(c))
-        return { indexed_rows: rows, total_rows: rows }
+        const [i] = root.findIndexes(c, str(req.field_name), str(req.index_name))
+        const p = this.d.indexes.progress(c, i!)
+        return { indexed_rows: String(p.indexedRows), total_rows: String(p.totalRows) }
       },
       DropIndex: async (req, ctx) => {
         await root.dropIndex(this.coll(req, ctx), str(req.field_name), str(req.index_name))
@@ -426,7 +450,24 @@ export class MilvusService {
           infos: data
             .segmentInfos(c.id)
             .filter((s) => s.loaded)
-            .map((s) => ({ segmentID: s.id.toString(), collectionID: c.id.toString(), partitionID: s.partitionId.toString(), mem_size: '0', num_rows: String(s.numRows), index_name: '', indexID: '0', nodeID: '1', state: s.state, nodeIds: ['1'], level: 'L1', is_sorted: false, storage_version: '0' })),
+            .map((s) => {
+              const index = c.indexes.find((i) => s.indexIds.includes(i.id))
+              return {
+                segmentID: s.id.toString(),
+                collectionID: c.id.toString(),
+                partitionID: s.partitionId.toString(),
+                mem_size: '0',
+                num_rows: String(s.numRows),
+                index_name: index?.name ?? '',
+                indexID: index?.id.toString() ?? '0',
+                nodeID: '1',
+                state: s.state,
+                nodeIds: ['1'],
+                level: 'L1',
+                is_sorted: false,
+                storage_version: '0',
+              }
+            }),
         }
       },
       GetReplicas: async (req, ctx) => {
@@ -451,6 +492,7 @@ export class MilvusService {
       // ---------------------------------------------------------- reads
       Query: async (req, ctx) => this.query(req, ctx),
       Search: async (req, ctx) => this.search(req, ctx),
+      HybridSearch: async (req, ctx) => this.hybridSearch(req, ctx),
     }
   }
 
@@ -477,10 +519,6 @@ export class MilvusService {
       update_timestamp: tsString(c.updateTs),
       update_timestamp_str: utcMs(c.updateTs),
     }
-  }
-
-  private async totalRows(c: CollectionInfo): Promise<number> {
-    return this.d.data.rowCount(c.id, await this.d.data.readTimestamp(this.d.data.now()))
   }
 
   private systemInfo(): Record<string, unknown> {
@@ -538,6 +576,7 @@ export class MilvusService {
   private partitionFilter(c: CollectionInfo, names: readonly string[], mustBeLoaded: boolean): Set<bigint> | undefined {
     const loadedIds = c.load?.partitionIds
     if (names.length === 0) return loadedIds ? new Set(loadedIds) : undefined
+    if (c.schema.fields.some((f) => f.isPartitionKey)) throw invalid('not support manually specifying the partition names if partition key mode is used')
     const ids = new Set<bigint>()
     for (const n of names) {
       const p = this.d.root.partition(c, n)
@@ -590,6 +629,9 @@ export class MilvusService {
     const fields: FieldSchema[] = []
     const names: string[] = []
     let dynamicKeys: string[] | 'all' | undefined
+    // With load_fields, only those fields are in memory: '*' means them, naming another is an error.
+    const loadFields = c.load?.loadFields && c.load.loadFields.length > 0 ? new Set(c.load.loadFields) : undefined
+    const loaded = (f: FieldSchema) => !loadFields || f.isPrimaryKey || loadFields.has(f.name)
     const add = (f: FieldSchema) => {
       if (!fields.includes(f)) {
         fields.push(f)
@@ -601,12 +643,13 @@ export class MilvusService {
       const name = raw.trim()
       if (!name) continue
       if (name === '*') {
-        for (const f of schema.fields) if (!f.isDynamic && (opts.withVectors || !isVectorType(f.dataType))) add(f)
+        for (const f of schema.fields) if (!f.isDynamic && loaded(f) && (opts.withVectors || !isVectorType(f.dataType))) add(f)
         if (dyn) dynamicKeys = 'all'
         continue
       }
       const f = schema.fields.find((x) => x.name === name)
       if (f && !f.isDynamic) {
+        if (!loaded(f)) throw invalid(`field ${name} is not loaded`)
         add(f)
       } else if (name === DYNAMIC_FIELD_NAME && dyn) {
         dynamicKeys = 'all'
@@ -674,10 +717,8 @@ export class MilvusService {
     }
   }
 
-  private async search(req: Req, ctx: CallContext): Promise<Record<string, unknown>> {
-    const c = this.coll(req, ctx)
-    this.requireLoaded(c)
-    const { data } = this.d
+  /** Parses one SearchRequest (also each sub-request of HybridSearch) into an executor spec. */
+  private searchSpec(c: CollectionInfo, req: Req, ts: Timestamp, partitionIds: Set<bigint> | undefined): { spec: SearchSpec; nq: number; roundDecimal: number } {
     const sp = kvToRecord(req.search_params)
     let extra: Record<string, unknown> = {}
     if (sp.params) {
@@ -742,38 +783,152 @@ export class MilvusService {
     if (!ph || !ph.values || ph.values.length === 0) throw invalid('search requires at least one query vector')
     if (ph.values.length > MAX_TOPK) throw invalid(`nq (number of search vectors) ${ph.values.length} exceeds ${MAX_TOPK}`)
     const queries = decodePlaceholderVectors(field, str(ph.type), ph.values)
-    const plan = this.parse(c, str(req.dsl), req)
+    const filter = this.parse(c, str(req.dsl), req)
+    return {
+      spec: { ts, filter, partitionIds, annsField: field.name, queries, metric, topk, offset, radius, rangeFilter, indexParams: extra },
+      nq: ph.values.length,
+      roundDecimal,
+    }
+  }
+
+  private async search(req: Req, ctx: CallContext): Promise<Record<string, unknown>> {
+    const c = this.coll(req, ctx)
+    this.requireLoaded(c)
+    const { data } = this.d
     const out = this.outputFields(c, strList(req.output_fields), { withVectors: true })
     const partitionIds = this.partitionFilter(c, strList(req.partition_names), true)
     const ts = await this.snapshotTs(req, c)
+    const { spec, nq, roundDecimal } = this.searchSpec(c, req, ts, partitionIds)
     const started = performance.now()
-    const res = search(data.runtime(c.id), { ts, filter: plan, partitionIds, annsField: field.name, queries, metric, topk, offset, radius, rangeFilter })
-    this.d.metrics.searched(ph.values.length, (performance.now() - started) / 1000)
-    let scores: number[] = Array.from(res.scores)
+    const res = search(data.runtime(c.id), spec)
+    this.d.metrics.searched(nq, (performance.now() - started) / 1000)
+    return this.searchResults(c, out, res, Array.from(res.scores), nq, spec.topk, roundDecimal, ts)
+  }
+
+  private searchResults(
+    c: CollectionInfo,
+    out: ReturnType<MilvusService['outputFields']>,
+    sel: RowSelection,
+    rawScores: number[],
+    nq: number,
+    topk: number,
+    roundDecimal: number,
+    ts: Timestamp,
+    topks?: number[],
+  ): Record<string, unknown> {
+    let scores = rawScores
     if (roundDecimal >= 0) {
       const m = 10 ** roundDecimal
       scores = scores.map((s) => Math.round(s * m) / m)
     }
     const pkField = primaryField(c.schema)
-    const pkCol = gather(pkField, res)
+    const pkCol = gather(pkField, sel)
     const ids = pkCol.type === 'Int64' ? pkCol.data : pkCol.type === 'VarChar' ? pkCol.data : []
     return {
       results: {
-        num_queries: String(ph.values.length),
+        num_queries: String(nq),
         top_k: String(topk),
-        fields_data: this.encodeOutputs(out, res),
+        fields_data: this.encodeOutputs(out, sel),
         scores,
         distances: [],
         ids: encodeIds(ids, pkField.dataType as 'Int64' | 'VarChar'),
-        topks: res.topks.map(String),
+        topks: (topks ?? (sel as { topks?: number[] }).topks ?? []).map(String),
         output_fields: out.names,
-        all_search_count: String(res.row.length),
+        all_search_count: String(sel.row.length),
         primary_field_name: pkField.name,
         recalls: [],
       },
       collection_name: c.name,
       session_ts: tsString(ts),
     }
+  }
+
+  /**
+   * HybridSearch: one search per sub-request (each with its own vector field, filter and top-k),
+   * fused per query by RRF (sum of 1/(k + rank)) or a weighted sum of normalised scores, as
+   * Milvus's rankers do.
+   */
+  private async hybridSearch(req: Req, ctx: CallContext): Promise<Record<string, unknown>> {
+    const c = this.coll(req, ctx)
+    this.requireLoaded(c)
+    const subs = (req.requests ?? []) as Req[]
+    if (subs.length === 0) throw invalid('hybrid search needs at least one sub-request')
+    if (subs.length > 1024) throw invalid('hybrid search takes at most 1024 sub-requests')
+    const rank = kvToRecord(req.rank_params)
+    const strategy = (rank.strategy ?? 'rrf').toLowerCase()
+    let rankParams: Record<string, unknown> = {}
+    try {
+      rankParams = rank.params ? (JSON.parse(rank.params) as Record<string, unknown>) : {}
+    } catch {
+      throw invalid(`rank params must be a JSON object: ${rank.params}`)
+    }
+    const limit = int(rank.limit, 'limit', 0)
+    if (limit <= 0 || limit > MAX_TOPK) throw invalid(`limit [${limit}] is invalid, it should be in range [1, ${MAX_TOPK}]`)
+    const offset = int(rank.offset, 'offset', 0)
+    if (offset < 0 || offset + limit > MAX_TOPK) throw invalid(`limit + offset should be in range [1, ${MAX_TOPK}], but got ${offset + limit}`)
+    const roundDecimal = int(rank.round_decimal, 'round_decimal', -1)
+    let contribution: (metric: MetricType, score: number, rankPos: number, sub: number) => number
+    if (strategy === 'rrf') {
+      const k = rankParams.k === undefined ? 60 : Number(rankParams.k)
+      if (!Number.isFinite(k) || k <= 0 || k >= 16384) throw invalid(`The rank params k should be in range (0, 16384), but got ${String(rankParams.k)}`)
+      contribution = (_m, _s, r) => 1 / (k + r + 1)
+    } else if (strategy === 'weighted') {
+      const weights = rankParams.weights
+      if (!Array.isArray(weights) || weights.length !== subs.length) throw invalid(`the length of weights param mismatch with ann search requests: want ${subs.length}`)
+      const w = weights.map(Number)
+      if (w.some((x) => !Number.isFinite(x) || x < 0 || x > 1)) throw invalid('rank param weight should be in range [0, 1]')
+      const norm = rankParams.norm_score === undefined ? true : rankParams.norm_score === true || rankParams.norm_score === 'true'
+      contribution = (m, s, _r, i) => w[i]! * (norm ? normalizeScore(m, s) : s)
+    } else {
+      throw invalid(`unsupported rank type ${strategy}`)
+    }
+    const out = this.outputFields(c, strList(req.output_fields), { withVectors: true })
+    const partitionIds = this.partitionFilter(c, strList(req.partition_names), true)
+    const ts = await this.snapshotTs(req, c)
+    const rt = this.d.data.runtime(c.id)
+    let nq = -1
+    type Found = { score: number; chunk: RowChunk; row: number }
+    let perQuery: Map<bigint | string, Found>[] = []
+    subs.forEach((sub, i) => {
+      const { spec, nq: subNq } = this.searchSpec(c, { ...sub, use_default_consistency: false }, ts, partitionIds)
+      if (nq === -1) {
+        nq = subNq
+        perQuery = Array.from({ length: nq }, () => new Map())
+      } else if (subNq !== nq) throw invalid(`all sub-requests must have the same nq: ${nq} vs ${subNq}`)
+      const res = search(rt, { ...spec, offset: 0, topk: spec.topk + spec.offset })
+      let at = 0
+      for (let q = 0; q < nq; q++) {
+        const n = res.topks[q]!
+        for (let r = 0; r < n; r++, at++) {
+          if (r < spec.offset) continue
+          const chunk = res.chunks[res.chunk[at]!]!
+          const row = res.row[at]!
+          const pk = chunk.pks[row]!
+          const add = contribution(spec.metric, res.scores[at]!, r - spec.offset, i)
+          const cur = perQuery[q]!.get(pk)
+          if (cur) cur.score += add
+          else perQuery[q]!.set(pk, { score: add, chunk, row })
+        }
+      }
+    })
+    const chunks: RowChunk[] = []
+    const chunkIdx = new Map<RowChunk, number>()
+    const picked: Found[] = []
+    const topks: number[] = []
+    for (const m of perQuery) {
+      const fused = [...m.values()].sort((a, b) => b.score - a.score).slice(offset, offset + limit)
+      topks.push(fused.length)
+      for (const f of fused) {
+        if (!chunkIdx.has(f.chunk)) chunkIdx.set(f.chunk, chunks.push(f.chunk) - 1)
+        picked.push(f)
+      }
+    }
+    const sel: RowSelection = {
+      chunks,
+      chunk: Int32Array.from(picked, (f) => chunkIdx.get(f.chunk)!),
+      row: Int32Array.from(picked, (f) => f.row),
+    }
+    return this.searchResults(c, out, sel, picked.map((f) => Math.fround(f.score)), nq, limit, roundDecimal, ts, topks)
   }
 }
 

@@ -10,12 +10,13 @@
  *   segment/{collectionId}/{id}    SegmentInfo (flushed segments only)
  *   deltalog/{collectionId}/{id}   DeltalogInfo
  *   checkpoint/{collectionId}/{shard}  ShardCheckpoint
+ *   segment_index/{collectionId}/{segmentId}/{indexId}  SegmentIndexInfo
  *   idalloc                        next unallocated ID (decimal)
  */
 import { DbError } from '../common/errors.js'
 import type { MetaStore, TxnOp } from '../infra/index.js'
 import { fromJson, toJson } from './codec.js'
-import type { AliasInfo, CollectionInfo, DatabaseInfo, DeltalogInfo, SegmentInfo, ShardCheckpoint } from './model.js'
+import type { AliasInfo, CollectionInfo, DatabaseInfo, DeltalogInfo, SegmentIndexInfo, SegmentInfo, ShardCheckpoint } from './model.js'
 
 export interface FlushCommit {
   readonly segments: readonly SegmentInfo[]
@@ -34,6 +35,7 @@ export class Catalog {
   private readonly segments = new Map<bigint, Map<bigint, SegmentInfo>>()
   private readonly deltalogs = new Map<bigint, DeltalogInfo[]>()
   private readonly checkpoints = new Map<string, ShardCheckpoint>()
+  private readonly segmentIndexes = new Map<bigint, SegmentIndexInfo[]>()
   private nextId = 0n
   private idCeiling = 0n
   private idLock: Promise<unknown> = Promise.resolve()
@@ -56,6 +58,7 @@ export class Catalog {
     for (const s of await scan<SegmentInfo>('segment')) this.segmentMap(s.collectionId).set(s.id, s)
     for (const d of await scan<DeltalogInfo>('deltalog')) this.deltalogList(d.collectionId).push(d)
     for (const c of await scan<ShardCheckpoint>('checkpoint')) this.checkpoints.set(`${c.collectionId}/${c.shard}`, c)
+    for (const i of await scan<SegmentIndexInfo>('segment_index')) this.segmentIndexList(i.collectionId).push(i)
     const alloc = await this.store.get(this.k('idalloc'))
     // Restart above the persisted ceiling: IDs between nextId and the ceiling may have been used.
     this.nextId = this.idCeiling = alloc ? BigInt(alloc.value) : 1000n
@@ -116,8 +119,9 @@ export class Catalog {
   }
 
   /** Removes the collection with its aliases, segment records, deltalogs and checkpoints in one txn. */
-  async dropCollection(id: bigint): Promise<{ segments: SegmentInfo[]; deltalogs: DeltalogInfo[] }> {
+  async dropCollection(id: bigint): Promise<{ segments: SegmentInfo[]; deltalogs: DeltalogInfo[]; segmentIndexes: SegmentIndexInfo[] }> {
     const ops: TxnOp[] = [
+      { type: 'deletePrefix', prefix: this.k('segment_index', id) + '/' },
       { type: 'delete', key: this.k('collection', id) },
       { type: 'deletePrefix', prefix: this.k('segment', id) + '/' },
       { type: 'deletePrefix', prefix: this.k('deltalog', id) + '/' },
@@ -128,12 +132,14 @@ export class Catalog {
     await this.store.txn({ compare: [], success: ops })
     const segments = [...(this.segments.get(id)?.values() ?? [])]
     const deltalogs = this.deltalogs.get(id) ?? []
+    const segmentIndexes = this.segmentIndexes.get(id) ?? []
+    this.segmentIndexes.delete(id)
     this.collections.delete(id)
     this.segments.delete(id)
     this.deltalogs.delete(id)
     for (const a of aliases) this.aliases.delete(`${a.dbId}/${a.alias}`)
     for (const key of [...this.checkpoints.keys()]) if (key.startsWith(`${id}/`)) this.checkpoints.delete(key)
-    return { segments, deltalogs }
+    return { segments, deltalogs, segmentIndexes }
   }
 
   // ---- aliases
@@ -182,6 +188,46 @@ export class Catalog {
     for (const s of c.segments) this.segmentMap(s.collectionId).set(s.id, s)
     for (const d of c.deltalogs) this.deltalogList(d.collectionId).push(d)
     for (const p of c.checkpoints) this.checkpoints.set(`${p.collectionId}/${p.shard}`, p)
+  }
+
+  // ---- segment indexes
+
+  segmentIndexesOf(collectionId: bigint): SegmentIndexInfo[] {
+    return [...(this.segmentIndexes.get(collectionId) ?? [])]
+  }
+
+  /** Records a built index; refused (false) when the collection or the index was dropped meanwhile. */
+  async putSegmentIndex(info: SegmentIndexInfo): Promise<boolean> {
+    const c = this.collections.get(info.collectionId)
+    if (!c || !c.indexes.some((i) => i.id === info.indexId)) return false
+    const res = await this.store.txn({
+      compare: [{ key: this.k('collection', info.collectionId), target: 'version', op: '>', value: 0 }],
+      success: [{ type: 'put', key: this.k('segment_index', info.collectionId, info.segmentId, info.indexId), value: toJson(info) }],
+    })
+    if (!res.succeeded) return false
+    const list = this.segmentIndexList(info.collectionId)
+    const at = list.findIndex((x) => x.segmentId === info.segmentId && x.indexId === info.indexId)
+    if (at >= 0) list[at] = info
+    else list.push(info)
+    return true
+  }
+
+  /** Forgets every segment's build of one index (DropIndex); returns them for file cleanup. */
+  async dropSegmentIndexes(collectionId: bigint, indexId: bigint): Promise<SegmentIndexInfo[]> {
+    const victims = (this.segmentIndexes.get(collectionId) ?? []).filter((x) => x.indexId === indexId)
+    if (victims.length === 0) return []
+    await this.store.txn({
+      compare: [],
+      success: victims.map((v) => ({ type: 'delete' as const, key: this.k('segment_index', v.collectionId, v.segmentId, v.indexId) })),
+    })
+    this.segmentIndexes.set(collectionId, (this.segmentIndexes.get(collectionId) ?? []).filter((x) => x.indexId !== indexId))
+    return victims
+  }
+
+  private segmentIndexList(collectionId: bigint): SegmentIndexInfo[] {
+    let l = this.segmentIndexes.get(collectionId)
+    if (!l) this.segmentIndexes.set(collectionId, (l = []))
+    return l
   }
 
   private segmentMap(collectionId: bigint): Map<bigint, SegmentInfo> {

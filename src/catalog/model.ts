@@ -85,3 +85,18 @@ export interface ShardCheckpoint {
   readonly offset: bigint
   readonly ts: Timestamp
 }
+
+/** A built vector index of one flushed segment: its files in the object store. */
+export interface SegmentIndexInfo {
+  readonly collectionId: bigint
+  readonly segmentId: bigint
+  readonly indexId: bigint
+  readonly fieldName: string
+  readonly indexType: string
+  readonly metricType: string
+  readonly numRows: number
+  /** File name inside the index (as the VectorIndex serialised it) -> object key. */
+  readonly files: Readonly<Record<string, string>>
+  readonly sizeBytes: number
+  readonly buildMs: number
+}

@@ -11,6 +11,7 @@ import type { TsoAllocator } from '../common/tso.js'
 import { normalizeMetric } from '../index/index.js'
 import { isVectorType, type CollectionSchema, type VectorTypeName } from '../schema/types.js'
 import type { DataPlane } from '../nodes/data-plane.js'
+import type { IndexService } from '../nodes/index-service.js'
 import { checkIndexType } from './index-types.js'
 import { validateName } from './names.js'
 
@@ -48,9 +49,12 @@ export class RootCoord {
   private readonly log: Logger
   private lock: Promise<unknown> = Promise.resolve()
 
-  constructor(deps: { catalog: Catalog; data: DataPlane; tso: TsoAllocator; log: Logger }) {
+  private readonly indexes: IndexService
+
+  constructor(deps: { catalog: Catalog; data: DataPlane; indexes: IndexService; tso: TsoAllocator; log: Logger }) {
     this.catalog = deps.catalog
     this.data = deps.data
+    this.indexes = deps.indexes
     this.tso = deps.tso
     this.log = deps.log
   }
@@ -350,6 +354,7 @@ export class RootCoord {
       const id = await this.catalog.allocIds(1)
       const index: IndexInfo = { id, name: indexName, fieldName: field.name, fieldId: field.fieldId, indexType, metricType, params: a.params, createdTs: this.tso.next() }
       await this.update(cur, { indexes: [...cur.indexes, index] })
+      this.indexes.schedule()
     })
   }
 
@@ -372,6 +377,7 @@ export class RootCoord {
         throw invalid(`index cannot be dropped, collection is loaded, please release it first`)
       }
       await this.update(cur, { indexes: cur.indexes.filter((i) => i.id !== victim.id) })
+      await this.indexes.dropIndex(cur.id, victim)
     })
   }
 
@@ -385,9 +391,18 @@ export class RootCoord {
           throw new DbError('IndexNotFound', `there is no vector index on field: [${f.name}], please create index firstly`)
         }
       }
+      if (loadFields && loadFields.length > 0) {
+        for (const n of loadFields) if (!cur.schema.fields.some((f) => f.name === n && !f.isDynamic)) throw new DbError('FieldNotFound', `load field ${n} not exist`)
+        const pk = cur.schema.fields.find((f) => f.isPrimaryKey)!
+        if (!loadFields.includes(pk.name)) throw invalid(`load field list ${JSON.stringify(loadFields)} must include the primary key field ${pk.name}`)
+        if (!cur.schema.fields.some((f) => isVectorType(f.dataType) && loadFields.includes(f.name))) throw invalid('load field list must include at least one vector field')
+        const pkey = cur.schema.fields.find((f) => f.isPartitionKey)
+        if (pkey && !loadFields.includes(pkey.name)) throw invalid(`load field list must include the partition key field ${pkey.name}`)
+      }
       if (replicaNumber > 1) throw invalid(`replica number ${replicaNumber} exceeds the number of query nodes (1) in standalone mode`)
       let partitionIds: bigint[] | undefined
       if (partitionNames && partitionNames.length > 0) {
+        if (cur.schema.fields.some((f) => f.isPartitionKey)) throw invalid('disable load partitions if partition key mode is used')
         const ids = partitionNames.map((n) => this.partition(cur, n).id)
         const prev = cur.load ? (cur.load.partitionIds ?? cur.partitions.map((p) => p.id)) : []
         partitionIds = [...new Set([...prev, ...ids])]
@@ -403,6 +418,7 @@ export class RootCoord {
       const cur = this.collectionById(c.id)
       if (!cur.load) return
       if (partitionNames && partitionNames.length > 0) {
+        if (cur.schema.fields.some((f) => f.isPartitionKey)) throw invalid('disable release partitions if partition key mode is used')
         const drop = new Set(partitionNames.map((n) => this.partition(cur, n).id))
         const remaining = (cur.load.partitionIds ?? cur.partitions.map((p) => p.id)).filter((id) => !drop.has(id))
         if (remaining.length > 0) {

@@ -171,7 +171,12 @@ export function distance(
   return Math.fround(pairScore(metric, a, ai, b, bi))
 }
 
-function checkPair(data: VectorColumn, queries: VectorColumn, metric: MetricType): void {
+/**
+ * Validates a query column against a data column and metric, with the messages every index uses.
+ *
+ * @throws DbError ParameterInvalid on type or dim mismatch or an unsupported metric.
+ */
+export function checkPair(data: VectorColumn, queries: VectorColumn, metric: MetricType): void {
   if (data.type !== queries.type) {
     throw invalid(`vector type mismatch: field is ${data.type}, query is ${queries.type}`)
   }
@@ -190,8 +195,13 @@ function checkRow(col: VectorColumn, row: number): void {
   }
 }
 
-/** [lo, hi) bounds on the heap key (negated for similarities) that a kept row must satisfy. */
-function keyRange(metric: MetricType, sparse: boolean, opts: SearchOptions): [number, number] {
+/**
+ * [lo, hi) bounds on the heap key (negated for similarities) that a kept row must satisfy; shared
+ * with the ANN indexes so range parameters are validated and applied identically.
+ *
+ * @throws DbError ParameterInvalid on NaN bounds or radius/range_filter in the wrong order.
+ */
+export function keyRange(metric: MetricType, sparse: boolean, opts: SearchOptions): [number, number] {
   const higher = higherIsBetter(metric)
   let lo = -Infinity
   let hi = Infinity

@@ -1,11 +1,20 @@
 /**
  * index/: vector search kernels and the VectorIndex port. Exact search (bruteForceSearch, FLAT)
- * is pure TypeScript over typed arrays and always available; native ANN indexes plug in behind
- * VectorIndex later.
+ * is pure TypeScript over typed arrays and always available; HNSW (and, for now, the other ANN
+ * index types) runs on the usearch native addon behind the same port. buildVectorIndex /
+ * loadVectorIndex dispatch on Milvus's index_type; IndexBuildPool builds off the event loop.
  */
 export type { Hits, SearchOptions } from './brute-force.js'
 export { bruteForceSearch, distance } from './brute-force.js'
 export { buildFlatIndex, loadFlatIndex } from './flat-index.js'
+export type { HnswOptions } from './hnsw-index.js'
+export { buildHnswIndex, HnswIndex, loadHnswIndex } from './hnsw-index.js'
+export type { IndexBuildOptions, IndexBuildPoolOptions, IndexBuildRequest } from './index-build-pool.js'
+export { IndexBuildPool } from './index-build-pool.js'
+export type { BuildOptions } from './index-factory.js'
+export { buildVectorIndex, loadVectorIndex } from './index-factory.js'
+export type { HnswBuildParams, IndexEngine, IndexTypeSpec, SearchProfile } from './index-params.js'
+export { hnswBuildParams, indexTypeSpec, searchEf } from './index-params.js'
 export {
   bfloat16ToFloat32,
   float16ToFloat32,

@@ -7,7 +7,7 @@
  * the WAL tail after each shard's checkpoint.
  */
 import type { Catalog } from '../catalog/catalog.js'
-import type { CollectionInfo, DeltalogInfo, SegmentInfo, ShardCheckpoint } from '../catalog/model.js'
+import type { CollectionInfo, DeltalogInfo, SegmentIndexInfo, SegmentInfo, ShardCheckpoint } from '../catalog/model.js'
 import { DbError, invalid } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { Timestamp, TsoAllocator } from '../common/tso.js'
@@ -24,6 +24,16 @@ import { decodeDmlMessage, type DmlMessage, type DmlPart, type PrimaryKeys } fro
 import { bucketOf } from '../streaming/routing.js'
 
 export { CollectionRuntime }
+
+export interface SegmentListing {
+  readonly id: bigint
+  readonly partitionId: bigint
+  readonly numRows: number
+  readonly state: 'Growing' | 'Sealed' | 'Flushed'
+  readonly loaded: boolean
+  /** Indexes attached in memory (built and loaded). */
+  readonly indexIds: readonly bigint[]
+}
 
 export interface DataPlaneConfig {
   /** A growing segment seals once it holds this many rows (Milvus: ~512 MB; rows are simpler to reason about). */
@@ -64,9 +74,25 @@ export class DataPlane {
   private flushLock: Promise<unknown> = Promise.resolve()
   private timer: NodeJS.Timeout | undefined
   private lastFlushMs = Date.now()
+  private readonly flushListeners: ((collectionIds: bigint[]) => void)[] = []
+  private segmentLoader: ((rt: CollectionRuntime, seg: Segment) => Promise<void>) | undefined
 
   constructor(deps: DataPlaneDeps) {
     this.deps = deps
+  }
+
+  /** Called after each flush commit with the collections that got new flushed segments. */
+  onFlushed(fn: (collectionIds: bigint[]) => void): void {
+    this.flushListeners.push(fn)
+  }
+
+  /** Runs for every flushed segment read from storage, before it becomes searchable (attaches its indexes). */
+  setSegmentLoader(fn: (rt: CollectionRuntime, seg: Segment) => Promise<void>): void {
+    this.segmentLoader = fn
+  }
+
+  allRuntimes(): Iterable<CollectionRuntime> {
+    return this.runtimes.values()
   }
 
   runtime(collectionId: bigint): CollectionRuntime {
@@ -150,9 +176,13 @@ export class DataPlane {
   }
 
   /** Forgets the collection; its files are deleted in the background (they are unreachable from the catalog). */
-  dropCollection(id: bigint, files: { segments: SegmentInfo[]; deltalogs: DeltalogInfo[] }): void {
+  dropCollection(id: bigint, files: { segments: SegmentInfo[]; deltalogs: DeltalogInfo[]; segmentIndexes: SegmentIndexInfo[] }): void {
     this.runtimes.delete(id)
-    const keys = [...files.segments.flatMap((s) => Object.values(s.binlogs)), ...files.deltalogs.map((d) => d.key)]
+    const keys = [
+      ...files.segments.flatMap((s) => Object.values(s.binlogs)),
+      ...files.deltalogs.map((d) => d.key),
+      ...files.segmentIndexes.flatMap((i) => Object.values(i.files)),
+    ]
     if (keys.length === 0) return
     this.deps.objects.delete(keys).catch((e: unknown) => this.deps.log.warn({ err: e, collectionId: id }, 'garbage collection of dropped collection files failed'))
   }
@@ -263,19 +293,19 @@ export class DataPlane {
   }
 
   /** Segment listing for GetPersistentSegmentInfo / GetQuerySegmentInfo. */
-  segmentInfos(collectionId: bigint): { id: bigint; partitionId: bigint; numRows: number; state: 'Growing' | 'Sealed' | 'Flushed'; loaded: boolean }[] {
+  segmentInfos(collectionId: bigint): SegmentListing[] {
     const rt = this.runtime(collectionId)
-    const out: { id: bigint; partitionId: bigint; numRows: number; state: 'Growing' | 'Sealed' | 'Flushed'; loaded: boolean }[] = []
+    const out: SegmentListing[] = []
     const seen = new Set<bigint>()
     for (const sh of rt.shards) {
       for (const seg of sh.segments.values()) {
         seen.add(seg.id)
         const state = seg.state === 'growing' ? 'Growing' : seg.state === 'sealed' ? 'Sealed' : 'Flushed'
-        out.push({ id: seg.id, partitionId: seg.partitionId, numRows: seg.numRows, state, loaded: true })
+        out.push({ id: seg.id, partitionId: seg.partitionId, numRows: seg.numRows, state, loaded: true, indexIds: [...seg.indexes.values()].map((i) => i.indexId) })
       }
     }
     for (const s of this.deps.catalog.segmentsOf(collectionId)) {
-      if (!seen.has(s.id)) out.push({ id: s.id, partitionId: s.partitionId, numRows: s.numRows, state: 'Flushed', loaded: false })
+      if (!seen.has(s.id)) out.push({ id: s.id, partitionId: s.partitionId, numRows: s.numRows, state: 'Flushed', loaded: false, indexIds: [] })
     }
     return out
   }
@@ -303,6 +333,7 @@ export class DataPlane {
     for (const info of this.deps.catalog.segmentsOf(rt.info.id)) {
       if (rt.loadedSegments.has(info.id)) continue
       const seg = await this.readSegment(rt, info)
+      if (this.segmentLoader) await this.segmentLoader(rt, seg)
       rt.shards[info.shard]!.addLoadedSegment(seg)
       rt.loadedSegments.add(info.id)
       segments++
@@ -368,6 +399,7 @@ export class DataPlane {
     const snaps: { rt: CollectionRuntime; snap: FlushSnapshot }[] = []
     for (const rt of targets) for (const sh of rt.shards) snaps.push({ rt, snap: sh.beginFlush(upTo) })
     const result = new Map<bigint, bigint[]>()
+    const merged: { rt: CollectionRuntime; shard: number; seg: Segment; chunk: RowChunk }[] = []
     try {
       const segments: SegmentInfo[] = []
       const deltalogs: DeltalogInfo[] = []
@@ -377,7 +409,9 @@ export class DataPlane {
         result.set(rt.info.id, ids)
         for (const seg of snap.segments) {
           if (seg.numRows === 0) continue
-          segments.push(await this.writeSegment(rt, seg))
+          const w = await this.writeSegment(rt, seg)
+          segments.push(w.info)
+          merged.push({ rt, shard: snap.shard, seg, chunk: w.merged })
           ids.push(seg.id)
         }
         if (snap.deletes.length > 0) {
@@ -413,16 +447,19 @@ export class DataPlane {
       rt.shards[snap.shard]!.completeFlush(snap)
       for (const s of snap.segments) rt.loadedSegments.add(s.id)
     }
+    for (const m of merged) if (m.seg.chunks.length > 1) m.rt.shards[m.shard]!.replaceChunks(m.seg, m.chunk)
+    for (const fn of this.flushListeners) fn(merged.map((m) => m.rt.info.id))
     this.lastFlushMs = Date.now()
     await this.truncateWal()
     log.debug({ collections: targets.length, upTo: upTo.toString() }, 'flushed')
     return { flushTs, segments: result }
   }
 
-  private async writeSegment(rt: CollectionRuntime, seg: Segment): Promise<SegmentInfo> {
+  private async writeSegment(rt: CollectionRuntime, seg: Segment): Promise<{ info: SegmentInfo; merged: RowChunk }> {
     const binlogs: Record<string, string> = {}
     let sizeBytes = 0
     const writes: Promise<void>[] = []
+    const columns = new Map<string, Column>()
     const put = (name: string, col: Column): void => {
       const key = insertLogKey(rt.info.id, seg.partitionId, seg.id, name)
       const bytes = encodeInsertLog(col)
@@ -432,7 +469,11 @@ export class DataPlane {
     }
     for (const field of rt.info.schema.fields) {
       const parts = seg.chunks.map((c) => c.columns.get(field.name)).filter((c): c is Column => c !== undefined)
-      if (parts.length === seg.chunks.length) put(field.name, concatColumns(field, parts))
+      if (parts.length === seg.chunks.length) {
+        const col = concatColumns(field, parts)
+        columns.set(field.name, col)
+        put(field.name, col)
+      }
     }
     const ts = new BigInt64Array(seg.numRows)
     let off = 0
@@ -442,7 +483,9 @@ export class DataPlane {
     }
     put('$ts', { type: 'Int64', data: ts })
     await Promise.all(writes)
-    return { id: seg.id, collectionId: rt.info.id, partitionId: seg.partitionId, shard: seg.shard, numRows: seg.numRows, binlogs, sizeBytes }
+    const pk = columns.get(rt.pkField.name)!
+    const merged = new RowChunk(columns, seg.numRows, pk.data as PrimaryKeys, ts)
+    return { info: { id: seg.id, collectionId: rt.info.id, partitionId: seg.partitionId, shard: seg.shard, numRows: seg.numRows, binlogs, sizeBytes }, merged }
   }
 
   /** Drops WAL records that every shard has persisted. */

@@ -13,7 +13,7 @@ import { bruteForceSearch, higherIsBetter, mergeTopK, type MetricType } from '..
 import type { Column, VectorColumn } from '../schema/columns.js'
 import { emptyColumn, takeRows } from '../schema/field-data.js'
 import type { FieldSchema } from '../schema/types.js'
-import type { RowChunk } from '../segment/segment.js'
+import type { RowChunk, Segment } from '../segment/segment.js'
 import type { CollectionRuntime } from '../segment/collection-runtime.js'
 
 export interface ScanSpec {
@@ -30,6 +30,8 @@ export interface SearchSpec extends ScanSpec {
   readonly offset: number
   readonly radius?: number
   readonly rangeFilter?: number
+  /** Index search parameters as the client sent them (ef, nprobe, ...). */
+  readonly indexParams?: Record<string, unknown>
 }
 
 /** Rows picked out of a set of chunks, in result order. */
@@ -51,14 +53,14 @@ interface Hit {
   readonly row: number
 }
 
-function* scanChunks(rt: CollectionRuntime, spec: ScanSpec): Iterable<{ chunk: RowChunk; allow: Bitset }> {
+function* scanChunks(rt: CollectionRuntime, spec: ScanSpec): Iterable<{ seg: Segment; chunk: RowChunk; allow: Bitset }> {
   for (const shard of rt.shards) {
     for (const seg of shard.readableSegments(spec.partitionIds)) {
       for (const chunk of seg.chunks) {
         if (chunk.numRows === 0) continue
         const allow = chunk.visibility(spec.ts)
         if (spec.filter) allow.and(evaluateFilter(spec.filter, chunk))
-        yield { chunk, allow }
+        yield { seg, chunk, allow }
       }
     }
   }
@@ -70,18 +72,18 @@ export function search(rt: CollectionRuntime, spec: SearchSpec): SearchResult {
   const better = higherIsBetter(spec.metric)
   const chunks: RowChunk[] = []
   const perQuery: Hit[][][] = Array.from({ length: nq }, () => [])
-  for (const { chunk, allow } of scanChunks(rt, spec)) {
+  for (const { seg, chunk, allow } of scanChunks(rt, spec)) {
     if (allow.count() === 0) continue
     const col = chunk.columns.get(spec.annsField) as VectorColumn | undefined
     if (!col) continue
     const ci = chunks.push(chunk) - 1
-    const hits = bruteForceSearch(col, spec.queries, {
-      metric: spec.metric,
-      k,
-      allow,
-      radius: spec.radius,
-      rangeFilter: spec.rangeFilter,
-    })
+    // A built index covers a flushed segment's single chunk; anything else is searched exactly.
+    const attached = seg.chunks.length === 1 ? seg.indexes.get(spec.annsField) : undefined
+    const opts = { k, allow, radius: spec.radius, rangeFilter: spec.rangeFilter }
+    const hits =
+      attached && attached.metric === spec.metric
+        ? attached.index.search(spec.queries, { ...opts, params: spec.indexParams })
+        : bruteForceSearch(col, spec.queries, { ...opts, metric: spec.metric })
     hits.forEach((h, q) => {
       const list: Hit[] = new Array(h.rows.length)
       for (let i = 0; i < h.rows.length; i++) list[i] = { score: h.scores[i]!, chunk: ci, row: h.rows[i]! }

@@ -19,6 +19,8 @@ export interface StandaloneConfig {
   segmentMaxRows: number
   /** Unflushed data older than this is flushed in the background. */
   flushIntervalMs: number
+  /** Worker threads building indexes (0 = one less than the cores, at least 1). */
+  indexBuildThreads: number
 }
 
 export const DEFAULTS: StandaloneConfig = {
@@ -29,13 +31,14 @@ export const DEFAULTS: StandaloneConfig = {
   logLevel: 'info',
   segmentMaxRows: 1_000_000,
   flushIntervalMs: 300_000,
+  indexBuildThreads: 0,
 }
 
 interface Option {
   readonly key: keyof StandaloneConfig
   readonly flag: string
   readonly env: string
-  readonly kind: 'string' | 'port' | 'int' | 'level'
+  readonly kind: 'string' | 'port' | 'int' | 'count' | 'level'
   readonly help: string
 }
 
@@ -47,6 +50,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'logLevel', flag: '--log-level', env: 'HARRIER_LOG_LEVEL', kind: 'level', help: 'debug | info | warn | error | silent' },
   { key: 'segmentMaxRows', flag: '--segment-max-rows', env: 'HARRIER_SEGMENT_MAX_ROWS', kind: 'int', help: 'rows at which a growing segment seals' },
   { key: 'flushIntervalMs', flag: '--flush-interval-ms', env: 'HARRIER_FLUSH_INTERVAL_MS', kind: 'int', help: 'background flush period for unflushed data' },
+  { key: 'indexBuildThreads', flag: '--index-build-threads', env: 'HARRIER_INDEX_BUILD_THREADS', kind: 'count', help: 'worker threads that build indexes (0 = cores - 1, at least 1)' },
 ]
 
 function coerce(opt: Option, raw: unknown, source: string): StandaloneConfig[keyof StandaloneConfig] {
@@ -55,6 +59,11 @@ function coerce(opt: Option, raw: unknown, source: string): StandaloneConfig[key
     case 'string':
       if (s === '') throw invalid(`${source}: ${opt.flag} must not be empty`)
       return s
+    case 'count': {
+      const n = Number(s)
+      if (!Number.isInteger(n) || n < 0 || n > 1024) throw invalid(`${source}: ${opt.flag} expects an integer 0-1024, got ${JSON.stringify(s)}`)
+      return n
+    }
     case 'port':
     case 'int': {
       const n = Number(s)

@@ -13,7 +13,9 @@ import type { Logger } from '../common/log.js'
 import { TsoAllocator } from '../common/tso.js'
 import { RootCoord } from '../coord/root-coord.js'
 import { openMetaStore, openObjectStore, openWalProvider, type MetaStore, type ObjectStore, type WalProvider } from '../infra/index.js'
+import { IndexBuildPool } from '../index/index.js'
 import { DataPlane, type RecoveryStats } from '../nodes/data-plane.js'
+import { IndexService } from '../nodes/index-service.js'
 import type { StandaloneConfig } from './config.js'
 
 export const WAL_CHANNEL = 'by-dev-rootcoord-dml_0'
@@ -61,8 +63,12 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
       log: log.child({ role: 'datanode' }),
       config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs },
     })
+    const pool = new IndexBuildPool({ size: cfg.indexBuildThreads || undefined })
+    const indexes = new IndexService({ catalog, objects, data, pool, log: log.child({ role: 'indexnode' }) })
+    closers.push(() => indexes.close())
     const recovery = await data.recover()
-    const root = new RootCoord({ catalog, data, tso, log: log.child({ role: 'rootcoord' }) })
+    indexes.schedule()
+    const root = new RootCoord({ catalog, data, indexes, tso, log: log.child({ role: 'rootcoord' }) })
     await root.bootstrap()
     data.start()
     closers.push(async () => {
@@ -73,7 +79,7 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
 
     const metrics = new Metrics()
     const version = harrierVersion()
-    const service = new MilvusService({ root, data, log: log.child({ role: 'proxy' }), metrics, version, deployMode: 'STANDALONE' })
+    const service = new MilvusService({ root, data, indexes, log: log.child({ role: 'proxy' }), metrics, version, deployMode: 'STANDALONE' })
     const grpc = new GrpcServer(service, { host: cfg.host, port: cfg.port })
     const grpcPort = await grpc.start()
     closers.push(() => grpc.stop())
@@ -81,7 +87,7 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
       host: cfg.host,
       port: cfg.metricsPort,
       metrics,
-      health: () => ({ healthy: true, detail: ['proxy', 'rootcoord', 'datacoord', 'querycoord', 'datanode', 'querynode'].map((name) => ({ name, code: 'Healthy' })) }),
+      health: () => ({ healthy: true, detail: ['proxy', 'rootcoord', 'datacoord', 'querycoord', 'indexcoord', 'datanode', 'querynode', 'indexnode'].map((name) => ({ name, code: 'Healthy' })) }),
     })
     const metricsPort = await mgmt.start()
     closers.push(() => mgmt.stop())

@@ -8,6 +8,7 @@ import { Bitset } from '../common/bitset.js'
 import type { Timestamp } from '../common/tso.js'
 import type { Column, ColumnChunk } from '../schema/columns.js'
 import type { PrimaryKeys } from '../storage/dml-message.js'
+import type { MetricType, VectorIndex } from '../index/index.js'
 
 export type SegmentState = 'growing' | 'sealed' | 'flushed'
 
@@ -55,6 +56,12 @@ export class RowChunk implements ColumnChunk {
     }
   }
 
+  /** Visits each row deleted at some timestamp, with that timestamp. */
+  forEachDeleted(fn: (row: number, ts: Timestamp) => void): void {
+    const d = this.deleteTs
+    if (d) for (const r of this.deletedRows) fn(r, d[r]!)
+  }
+
   get deletedCount(): number {
     return this.deletedRows.length
   }
@@ -81,6 +88,14 @@ export class RowChunk implements ColumnChunk {
   }
 }
 
+/** A built index attached to a flushed segment (whose rows then form a single chunk). */
+export interface AttachedIndex {
+  readonly indexId: bigint
+  readonly indexType: string
+  readonly metric: MetricType
+  readonly index: VectorIndex
+}
+
 export class Segment {
   readonly id: bigint
   readonly partitionId: bigint
@@ -88,6 +103,8 @@ export class Segment {
   state: SegmentState
   readonly chunks: RowChunk[] = []
   numRows = 0
+  /** Vector indexes by field name. */
+  readonly indexes = new Map<string, AttachedIndex>()
 
   constructor(id: bigint, partitionId: bigint, shard: number, state: SegmentState) {
     this.id = id

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Column } from '../schema/columns.js'
 import type { InsertPart } from '../storage/dml-message.js'
+import { RowChunk } from './segment.js'
 import { ShardReplica } from './shard.js'
 
 function part(_segment: bigint, pks: bigint[]): InsertPart {
@@ -70,6 +71,26 @@ describe('ShardReplica MVCC', () => {
     other.addLoadedSegment(seg)
     assert.deepEqual(visible(other, 450n), [1n, 7n])
     assert.deepEqual(visible(other, 500n), [1n])
+  })
+
+  it('merging a flushed segment into one chunk keeps deletes and lets later deletes find the rows', () => {
+    const s = new ShardReplica(0, 'id', 0n)
+    s.applyInsert(part(0n, [1n, 2n]), 100n, 0n, 0)
+    s.applyInsert(part(0n, [3n, 2n]), 110n, 1n, 0)
+    s.applyDelete({ kind: 'delete', shard: 0, pks: BigInt64Array.of(1n) }, 120n, 2n)
+    const seg = [...s.segments.values()][0]!
+    const merged = new RowChunk(
+      new Map<string, Column>([['id', { type: 'Int64', data: BigInt64Array.of(1n, 2n, 3n, 2n) }]]),
+      4,
+      BigInt64Array.of(1n, 2n, 3n, 2n),
+      BigInt64Array.of(100n, 100n, 110n, 110n),
+    )
+    s.replaceChunks(seg, merged)
+    assert.equal(seg.chunks.length, 1)
+    assert.deepEqual(visible(s, 130n), [2n, 2n, 3n])
+    s.applyDelete({ kind: 'delete', shard: 0, pks: BigInt64Array.of(2n) }, 140n, 3n)
+    assert.deepEqual(visible(s, 150n), [3n])
+    assert.deepEqual(visible(s, 115n), [1n, 2n, 2n, 3n])
   })
 
   it('an aborted flush keeps deletes and the unflushed range for the retry', () => {

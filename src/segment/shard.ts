@@ -125,6 +125,34 @@ export class ShardReplica {
     for (const c of seg.chunks) this.indexChunk(c, true)
   }
 
+  /**
+   * Swaps a flushed segment's many growing chunks for one merged chunk (the layout its binlogs and
+   * indexes use), carrying delete marks over and re-pointing the primary-key index. Synchronous, so
+   * no read or delete can observe a half-swapped segment.
+   */
+  replaceChunks(seg: Segment, merged: RowChunk): void {
+    const base = new Map<RowChunk, number>()
+    let off = 0
+    for (const c of seg.chunks) {
+      base.set(c, off)
+      c.forEachDeleted((row, ts) => merged.markDeleted(off + row, ts))
+      off += c.numRows
+    }
+    if (off !== merged.numRows) throw new Error(`segment ${seg.id}: merged chunk has ${merged.numRows} rows, expected ${off}`)
+    const repoint = (r: RowRef): RowRef => {
+      const b = base.get(r.chunk)
+      return b === undefined ? r : { chunk: merged, row: b + r.row }
+    }
+    for (let row = 0; row < merged.numRows; row++) {
+      const pk = merged.pks[row]!
+      const cur = this.pkIndex.get(pk)
+      if (cur === undefined) continue
+      this.pkIndex.set(pk, Array.isArray(cur) ? cur.map(repoint) : repoint(cur))
+    }
+    seg.chunks.length = 0
+    seg.chunks.push(merged)
+  }
+
   /** Drops flushed segments' rows from memory (Release); growing data stays for the next flush. */
   releaseFlushed(): void {
     for (const [id, seg] of this.segments) if (seg.state === 'flushed') this.segments.delete(id)

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { DataType, ErrorCode, type MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { DataType, ErrorCode, RRFRanker, type MilvusClient } from '@zilliz/milvus2-sdk-node'
 import { startServer, type TestServer } from './server.js'
 
 // ------------------------------------------------------------------ helpers
@@ -297,6 +297,11 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
       const perQuery = res.results as unknown as Hit[][]
       binQueries.forEach((q, qi) => assertTopK(perQuery[qi]!, scores(binRows, 'bv', q, metric), 12, metric, `binary ${metric} q${qi}`, 'id', 1e-4))
       if (metric === 'HAMMING') {
+        // Range search on a binary metric: range_filter <= d < radius.
+        const rs = await client.search({ collection_name: 'bin_vecs', data: [binQueries[0]!], limit: 300, output_fields: ['id'], params: { radius: 14, range_filter: 10 } })
+        ok(rs.status, 'HAMMING range search')
+        const inRange = new Map([...scores(binRows, 'bv', binQueries[0]!, 'HAMMING')].filter(([, d]) => d >= 10 && d < 14))
+        assertTopK(rs.results as unknown as Hit[], inRange, 300, 'HAMMING', 'HAMMING range search', 'id', 1e-4)
         const got = await client.query({ collection_name: 'bin_vecs', filter: 'id in [0, 1]', output_fields: ['bv'] })
         ok(got.status, 'binary query')
         for (const row of got.data) assert.deepEqual(row.bv, binRows[Number(row.id)]!.bv)
@@ -381,6 +386,14 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     assert.equal(sum, 400, 'every row lands in exactly one automatic partition')
     assert.ok(nonEmpty > 1, 'rows are spread over several partitions by the key hash')
 
+    // Upserting a new key value moves the row: the old tenant loses it, the new one has it once.
+    ok((await client.upsert({ collection_name: 'pkey', data: [{ id: 3, v: [9, 9, 9, 9], tenant: 't9', n: 3 }] })).status, 'upsert to another tenant')
+    assert.equal(await countOf('pkey'), 400)
+    assert.deepEqual(await queryIds('pkey', 'tenant == "t3" and id < 20'), [13])
+    assert.deepEqual(await queryIds('pkey', 'tenant == "t9" and id < 20'), [3, 9, 19])
+    ok((await client.delete({ collection_name: 'pkey', filter: 'tenant == "t9" and id < 10' })).status, 'delete by key value')
+    assert.deepEqual(await queryIds('pkey', 'id < 20 and tenant in ["t3", "t9"]'), [13, 19])
+
     failed(await statusOf(client.createPartition({ collection_name: 'pkey', partition_name: 'manual' })), 'createPartition in partition-key mode', /partition key/)
     failed(await statusOf(client.dropPartition({ collection_name: 'pkey', partition_name: '_default_0' })), 'dropPartition in partition-key mode', /partition key/)
     assert.equal((await client.hasPartition({ collection_name: 'pkey', partition_name: 'manual' })).value, false)
@@ -454,6 +467,7 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     assert.deepEqual(await queryIds('partial', 'id >= 0', { partition_names: ['pB'] }), ids(20))
     assert.deepEqual(await queryIds('partial', 'id >= 0', { partition_names: ['pA', 'pB'] }), [...ids(10), ...ids(20)])
     assert.equal(await countOf('partial'), 20)
+    assert.equal(await countOf('partial', 'id >= 0', { partition_names: ['pB'] }), 10)
     const s2 = await client.search({ collection_name: 'partial', data: [[25, 1]], limit: 3, partition_names: ['pB'], output_fields: ['id'] })
     ok(s2.status, 'search pB')
     const s2ids = (s2.results as unknown as Hit[]).map((h) => Number(h.id))
@@ -469,6 +483,16 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     ok(await statusOf(client.releasePartitions({ collection_name: 'partial', partition_names: ['pB'] })), 'release pB')
     assert.equal(await state(), 'LoadStateNotLoad', 'releasing the last loaded partition releases the collection')
     failed((await client.query({ collection_name: 'partial', filter: 'id >= 0' })).status, 'query after every partition is released', /not loaded/i)
+
+    // A fully loaded collection can shed one partition and take it back.
+    ok(await statusOf(client.loadCollection({ collection_name: 'partial' })), 'load all')
+    assert.equal(await countOf('partial'), 30)
+    ok(await statusOf(client.releasePartitions({ collection_name: 'partial', partition_names: ['_default'] })), 'release _default')
+    assert.equal(await state(), 'LoadStateLoaded')
+    assert.equal(await state(['_default']), 'LoadStateNotLoad')
+    assert.deepEqual(await queryIds('partial', 'id >= 0'), [...ids(10), ...ids(20)])
+    ok(await statusOf(client.loadPartitions({ collection_name: 'partial', partition_names: ['_default'] })), 'reload _default')
+    assert.equal(await countOf('partial'), 30)
   })
 
   // ---------------------------------------------------------------- 5
@@ -737,6 +761,16 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     assert.equal(Number(hit.val), 300)
     assert.equal(hit.score, 0)
     assert.deepEqual(await client.query({ collection_name: 'vpk', filter: 'pk > "k7"', output_fields: ['pk'] }).then((r) => r.data.map((x) => x.pk).sort()), ['k8', 'k9', 'new', 'üñí'].sort())
+
+    // Keys that need escaping in a filter literal.
+    const odd = ['say "hi"', "it's", 'back\\slash']
+    ok((await client.insert({ collection_name: 'vpk', data: odd.map((k, i) => ({ pk: k, v: [50 + i, 0], val: 50 + i })) })).status, 'insert odd keys')
+    const byFilter = async (filter: string) => (await client.query({ collection_name: 'vpk', filter, output_fields: ['val'] })).data.map((x) => Number(x.val))
+    assert.deepEqual(await byFilter('pk == "say \\"hi\\""'), [50])
+    assert.deepEqual(await byFilter("pk == 'it\\'s'"), [51])
+    assert.deepEqual(await byFilter('pk == "it\'s"'), [51])
+    assert.deepEqual(await byFilter('pk == "back\\\\slash"'), [52])
+    assert.deepEqual(await byFilter('pk like "say%"'), [50])
   })
 
   // ---------------------------------------------------------------- 8
@@ -810,6 +844,19 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     const inCos = new Map([...scores(rows, 'v', q, 'COSINE')].filter(([, s]) => s > radCos && s <= rfCos))
     assert.equal(inCos.size, 36)
     assertTopK(rangeCos.results as unknown as Hit[], inCos, 100, 'COSINE', 'COSINE range search')
+
+    // IP range: radius < s <= range_filter, on a third copy indexed with IP.
+    await create({ collection_name: 'outip', consistency_level: 'Strong', enable_dynamic_field: true, fields })
+    await insert('outip', rows)
+    await indexAndLoad('outip', 'v', 'FLAT', 'IP')
+    const si = rows.map((x) => ip(x.v, q)).sort((a, b) => b - a)
+    const rfIp = (si[9]! + si[10]!) / 2
+    const radIp = (si[60]! + si[61]!) / 2
+    const rangeIp = await client.search({ collection_name: 'outip', data: [q], limit: 30, output_fields: ['id'], params: { radius: radIp, range_filter: rfIp } })
+    ok(rangeIp.status, 'IP range search')
+    const inIp = new Map([...scores(rows, 'v', q, 'IP')].filter(([, x]) => x > radIp && x <= rfIp))
+    assert.equal(inIp.size, 51)
+    assertTopK(rangeIp.results as unknown as Hit[], inIp, 30, 'IP', 'IP range search, limit below the matches')
 
     const qs = [q, randVec(r, 4), rows[17]!.v as number[]]
     for (const [coll, metric] of [['outl2', 'L2'], ['outcos', 'COSINE']] as const) {
@@ -966,7 +1013,7 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     const ps = await client.getPartitionStatistics({ collection_name: 'stats', partition_name: '_default' })
     ok(ps.status, 'getPartitionStatistics')
     assert.ok(Number(ps.data.row_count) >= 50 && Number(ps.data.row_count) <= inserted)
-    assert.deepEqual(await queryIds('stats', 'id < 30', strong), Array.from({ length: 10 }, (_, i) => 15 + i).filter((x) => x < 20).concat(Array.from({ length: 5 }, (_, i) => 25 + i)))
+    assert.deepEqual(await queryIds('stats', 'id < 30', strong), [15, 16, 17, 18, 19, 25, 26, 27, 28, 29])
   })
   // ---------------------------------------------------------------- 12
   it('partial load (load_fields): * returns only loaded fields, unloaded fields cannot be read', async () => {
@@ -1080,5 +1127,43 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
     assert.equal(del.delete_cnt, '1')
     assert.equal(await countOf('bigint', 'id == 9007199254740992'), 0)
     assert.equal(await countOf('bigint'), 3)
+  })
+  // ---------------------------------------------------------------- 15
+  it('hybrid search over two vector fields with the RRF ranker matches brute-force fusion', async () => {
+    await create({
+      collection_name: 'hybrid',
+      consistency_level: 'Strong',
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'a', data_type: DataType.FloatVector, dim: 4 },
+        { name: 'b', data_type: DataType.FloatVector, dim: 3 },
+      ],
+    })
+    const r = rng(1515)
+    const rows = Array.from({ length: 150 }, (_, i) => ({ id: i, a: randVec(r, 4), b: randVec(r, 3) }))
+    await insert('hybrid', rows)
+    ok(await statusOf(client.createIndex({ collection_name: 'hybrid', field_name: 'a', index_type: 'FLAT', metric_type: 'L2' })), 'index a')
+    ok(await statusOf(client.createIndex({ collection_name: 'hybrid', field_name: 'b', index_type: 'FLAT', metric_type: 'IP' })), 'index b')
+    ok(await statusOf(client.loadCollection({ collection_name: 'hybrid' })), 'load')
+    const qa = randVec(r, 4)
+    const qb = randVec(r, 3)
+    const K = 8
+    const res = await client.hybridSearch({
+      collection_name: 'hybrid',
+      data: [
+        { data: qa, anns_field: 'a' },
+        { data: qb, anns_field: 'b' },
+      ],
+      rerank: RRFRanker(60),
+      limit: K,
+      output_fields: ['id'],
+    } as never)
+    ok(res.status, 'hybridSearch')
+    // RRF: each sub-search keeps its own top K; a row scores the sum of 1 / (60 + rank) over the lists it is in.
+    const ranked = (metric: Metric, field: 'a' | 'b', q: number[]) =>
+      [...rows].sort((x, y) => (higherIsBetter(metric) ? dist(metric, y[field], q) - dist(metric, x[field], q) : dist(metric, x[field], q) - dist(metric, y[field], q))).slice(0, K)
+    const fused = new Map<string, number>()
+    for (const list of [ranked('L2', 'a', qa), ranked('IP', 'b', qb)]) list.forEach((row, i) => fused.set(String(row.id), (fused.get(String(row.id)) ?? 0) + 1 / (60 + i + 1)))
+    assertTopK(res.results as unknown as Hit[], fused, K, 'IP', 'RRF hybrid search', 'id', 1e-4)
   })
 })

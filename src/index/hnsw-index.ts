@@ -1,0 +1,867 @@
+/**
+ * HNSW over usearch (a prebuilt native addon): the graph finds candidates, and every reported
+ * score is recomputed from the raw column with the brute-force kernels, so scores are exactly what
+ * bruteForceSearch and `distance()` give for the same pair (Milvus's L2 squared, IP and COSINE as
+ * similarities, HAMMING, JACCARD) whatever precision or distance form usearch used internally.
+ *
+ * usearch 2.25.3 facts this file relies on (read from its lib.cpp and index.hpp):
+ * - `expansion_search` is fixed per instance and the JS binding has no setter, but a search for
+ *   `wanted` results runs with a beam of max(expansion_search, wanted) and keeps the best `wanted`.
+ *   The index is created with expansion_search = 1 and every search asks for max(ef, k)
+ *   candidates: exactly HNSW with beam ef, truncated to k, so ef can change per search without
+ *   reopening the index.
+ * - Its JS wrapper hands every vector to the addon as a Float32Array (it converts other arrays),
+ *   and casting f32 to i8 rescales by the vector's norm, which breaks L2 and IP. Storage is
+ *   therefore: float32 as f32; float16 and bfloat16 as f16 and bf16 (exact); int8 as f16 (exact,
+ *   |v| <= 128); binary as b1 after unpacking bits to 0/1 floats.
+ * - Keys are BigInt; row offsets are the keys. Null rows are never added.
+ * - save/load take file paths only, so (de)serialization goes through a private temp directory.
+ * - Loading a malformed file crashes the process (segfault), so the graph file carries a CRC-32C
+ *   in the header and is checked before usearch sees it.
+ *
+ * IP is not searched on usearch's `ip` graph: inner product is not a metric, and on clustered data
+ * with unequal norms that graph found only ~70 % of the true top-150 at any beam (measured: the
+ * deep candidate lists that filtered and range search rely on). Rows are instead indexed under the
+ * standard MIPS-to-L2 reduction, x' = [x, sqrt(maxNorm^2 - |x|^2)] with queries q' = [q, 0], where
+ * |q' - x'|^2 = |q|^2 + maxNorm^2 - 2 q.x orders rows exactly as descending q.x, on a metric
+ * graph (same recall profile as L2: ~0.99 at depth 1500). For normalized rows it is plain L2.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { BatchMatches, Matches, Index as UsearchIndex } from 'usearch'
+import type usearchModule from 'usearch'
+import type { Bitset } from '../common/bitset.js'
+import { crc32c } from '../common/crc32.js'
+import { DbError, invalid } from '../common/errors.js'
+import type { VectorColumn } from '../schema/columns.js'
+import { columnRows } from '../schema/columns.js'
+import { isVectorType } from '../schema/types.js'
+import { bruteForceSearch, checkPair, keyRange, type Hits } from './brute-force.js'
+import { BF16_TABLE, FP16_TABLE } from './half-float.js'
+import { type HnswBuildParams, hnswBuildParams, indexTypeSpec, type SearchProfile, searchEf } from './index-params.js'
+import {
+  cosineFrom,
+  hamming8,
+  ipF32,
+  ipI8,
+  ipU16,
+  jaccard8,
+  l2F32,
+  l2I8,
+  l2U16,
+  normF32,
+  normF64,
+  normI8,
+  normU16,
+} from './kernels.js'
+import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
+import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
+
+type Usearch = typeof usearchModule
+type DenseOrBinary = Exclude<VectorColumn, { type: 'SparseFloatVector' }>
+type ScalarName = 'f32' | 'f16' | 'bf16' | 'b1'
+/** How rows are fed to usearch: as they are, or under the MIPS-to-L2 reduction (IP). */
+type Transform = 'none' | 'mips'
+/** Largest magnitude kept for the MIPS extra coordinate in f16 storage (f16 max is 65504). */
+const F16_SAFE = 60000
+
+export const HNSW_META_FILE = 'hnsw.meta.json'
+const GRAPH_FILE = 'hnsw.graph'
+const DATA_FILE = 'hnsw.data'
+const VALID_FILE = 'hnsw.valid'
+
+/** Rows handed to usearch per add call: bounds the conversion buffer and paces progress/abort. */
+const ADD_CHUNK_ROWS = 2048
+/** Queries per usearch batch call: bounds the result buffers (queries x wanted x 12 bytes). */
+const QUERY_BATCH = 256
+/**
+ * Filtered search goes exact when the allowed rows are fewer than sqrt(OVERFETCH * k * n * ratio):
+ * there the exact scan (allowed rows x dim in JS) costs less than a graph search whose beam must
+ * grow as k / passRate. The ratio is the measured cost of one usearch graph step relative to one JS
+ * row scan (SIMD kernel, but ~M neighbours visited per candidate).
+ */
+const EXACT_COST_RATIO = 8
+/** Over-fetch over the expected number of candidates needed to find k allowed ones. */
+const OVERFETCH = 1.5
+/** Beam growth per retry when a filtered or range search came back short. */
+const GROWTH = 4
+
+export interface HnswOptions {
+  /** Milvus index_type the index reports (HNSW, AUTOINDEX or a stand-in); default HNSW. */
+  readonly indexType?: string
+  /** usearch threads for add; 0 = all cores. Default 0. */
+  readonly threads?: number
+  /** usearch threads per batch search; 0 = all cores. Default 1 (searches run side by side). */
+  readonly searchThreads?: number
+  /**
+   * Filtered searches with at most this many allowed rows run exact; default from the cost model
+   * (EXACT_COST_RATIO). 0 forces the graph whenever there is one (tests use it).
+   */
+  readonly filterExactRows?: number
+  /** Called after each added chunk with the fraction of rows added. */
+  readonly onProgress?: (fraction: number) => void
+  /** Polled between chunks; true aborts the build with a DbError. */
+  readonly shouldStop?: () => boolean
+}
+
+interface HnswMeta {
+  readonly version: 1
+  readonly engine: 'HNSW'
+  readonly indexType: string
+  readonly metric: MetricType
+  readonly params: Record<string, string>
+  readonly vectorType: DenseOrBinary['type']
+  readonly dim: number
+  readonly rows: number
+  /** Non-null rows, the keys in the graph. */
+  readonly indexed: number
+  readonly M: number
+  readonly efConstruction: number
+  readonly scalar: ScalarName
+  readonly transform: Transform
+  readonly graphBytes: number
+  readonly graphCrc: number
+}
+
+/** The usearch module, loaded on first use so FLAT keeps working where the addon cannot load. */
+function loadUsearch(): Usearch {
+  try {
+    return createRequire(import.meta.url)('usearch') as Usearch
+  } catch (e) {
+    throw new DbError('IndexNotSupported', 'HNSW needs the usearch native addon, which failed to load here', {
+      cause: e,
+    })
+  }
+}
+
+function scalarFor(type: DenseOrBinary['type']): ScalarName {
+  switch (type) {
+    case 'FloatVector':
+      return 'f32'
+    case 'Float16Vector':
+    case 'Int8Vector':
+      return 'f16'
+    case 'BFloat16Vector':
+      return 'bf16'
+    case 'BinaryVector':
+      return 'b1'
+  }
+}
+
+/** Elements per row as usearch sees it (bits for binary; one more under the MIPS reduction). */
+function graphDim(dim: number, transform: Transform): number {
+  return transform === 'mips' ? dim + 1 : dim
+}
+
+function newGraph(
+  u: Usearch,
+  meta: Pick<HnswMeta, 'metric' | 'dim' | 'M' | 'efConstruction' | 'scalar' | 'indexed' | 'transform'>,
+): UsearchIndex {
+  const metric =
+    meta.metric === 'L2' || meta.transform === 'mips'
+      ? u.MetricKind.L2sq
+      : meta.metric === 'IP'
+        ? u.MetricKind.IP
+        : meta.metric === 'COSINE'
+          ? u.MetricKind.Cos
+          : meta.metric === 'HAMMING'
+            ? u.MetricKind.Hamming
+            : u.MetricKind.Tanimoto
+  const quantization =
+    meta.scalar === 'f32'
+      ? u.ScalarKind.F32
+      : meta.scalar === 'f16'
+        ? u.ScalarKind.F16
+        : meta.scalar === 'bf16'
+          ? u.ScalarKind.BF16
+          : u.ScalarKind.B1
+  try {
+    return new u.Index({
+      dimensions: graphDim(meta.dim, meta.transform),
+      metric,
+      quantization,
+      connectivity: meta.M,
+      // A beam wider than the data set explores nothing more; clamping keeps huge client values
+      // from becoming huge allocations.
+      expansion_add: Math.max(1, Math.min(meta.efConstruction, meta.indexed)),
+      // The search beam is chosen per call through `wanted` (see the file comment).
+      expansion_search: 1,
+      multi: false,
+    })
+  } catch (e) {
+    throw new DbError('ServiceInternal', 'usearch could not create the index', { cause: e })
+  }
+}
+
+/**
+ * Builds an HNSW index over the non-null rows of a dense or binary column.
+ *
+ * @throws DbError ParameterInvalid on bad params or a metric the vector type does not support,
+ * IndexNotSupported for sparse columns or where usearch cannot load, ServiceUnavailable when
+ * `shouldStop` aborts the build.
+ */
+export function buildHnswIndex(
+  data: VectorColumn,
+  metric: MetricType,
+  params: Readonly<Record<string, string>> = {},
+  opts: HnswOptions = {},
+): HnswIndex {
+  if (data.type === 'SparseFloatVector') {
+    throw new DbError('IndexNotSupported', 'HNSW does not index SparseFloatVector fields')
+  }
+  checkMetric(metric, data.type)
+  const spec = indexTypeSpec(opts.indexType ?? 'HNSW', data.type)
+  if (spec.engine !== 'HNSW') throw invalid(`index type ${spec.indexType} is not an HNSW index`)
+  const hp: HnswBuildParams = hnswBuildParams(spec, params)
+  const rows = columnRows(data)
+  const validRows = nonNullRows(data.valid, rows)
+  const indexed = validRows === null ? rows : validRows.length
+  const transform: Transform = metric === 'IP' ? 'mips' : 'none'
+  const maxNorm2 = transform === 'mips' ? maxSquaredNorm(data, validRows, indexed) : 0
+  // The extra coordinate is at most maxNorm; f16 storage would overflow past its range.
+  const scalar = scalarFor(data.type) === 'f16' && Math.sqrt(maxNorm2) > F16_SAFE ? 'f32' : scalarFor(data.type)
+  const u = loadUsearch()
+  let graph: UsearchIndex | null = null
+  if (indexed > 0) {
+    const g = newGraph(u, { metric, dim: data.dim, M: hp.M, efConstruction: hp.efConstruction, scalar, indexed, transform })
+    addRows(g, data, validRows, indexed, transform, maxNorm2, opts)
+    graph = g
+  }
+  opts.onProgress?.(1)
+  return new HnswIndex(spec.indexType, spec.profile, metric, { ...params }, data, hp, scalar, transform, indexed, graph, opts)
+}
+
+/** Row offsets of non-null rows, or null when every row is present. */
+function nonNullRows(valid: Uint8Array | undefined, rows: number): Int32Array | null {
+  if (valid === undefined) return null
+  const out = new Int32Array(rows)
+  let c = 0
+  for (let r = 0; r < rows; r++) if (valid[r] !== 0) out[c++] = r
+  return c === rows ? null : out.subarray(0, c)
+}
+
+/** max |x|^2 over the rows to index, on the float32 values usearch is fed. */
+function maxSquaredNorm(data: DenseOrBinary, validRows: Int32Array | null, indexed: number): number {
+  const dim = data.dim
+  const buf = new Float32Array(dim)
+  let max = 0
+  for (let i = 0; i < indexed; i++) {
+    rowToF32(data, validRows === null ? i : validRows[i]!, buf, 0)
+    max = Math.max(max, squaredNorm(buf, 0, dim))
+  }
+  return max
+}
+
+function squaredNorm(x: Float32Array, o: number, dim: number): number {
+  let s = 0
+  for (let j = 0; j < dim; j++) s += x[o + j]! * x[o + j]!
+  return s
+}
+
+function addRows(
+  graph: UsearchIndex,
+  data: DenseOrBinary,
+  validRows: Int32Array | null,
+  indexed: number,
+  transform: Transform,
+  maxNorm2: number,
+  opts: HnswOptions,
+): void {
+  const dim = data.dim
+  const udim = graphDim(dim, transform)
+  const chunk = Math.min(ADD_CHUNK_ROWS, indexed)
+  const buf = new Float32Array(chunk * udim)
+  const keys = new BigUint64Array(chunk)
+  for (let start = 0; start < indexed; start += chunk) {
+    if (opts.shouldStop?.() === true) {
+      throw new DbError('ServiceUnavailable', 'index build aborted')
+    }
+    const end = Math.min(indexed, start + chunk)
+    const n = end - start
+    for (let i = 0; i < n; i++) keys[i] = BigInt(validRows === null ? start + i : validRows[start + i]!)
+    let vecs: Float32Array
+    if (data.type === 'FloatVector' && validRows === null && transform === 'none') {
+      // The addon reads typed arrays through their byteOffset, so a view is safe here (unlike
+      // usearch.exactSearch, which this file never uses).
+      vecs = data.data.subarray(start * udim, end * udim)
+    } else {
+      for (let i = 0; i < n; i++) {
+        const row = validRows === null ? start + i : validRows[start + i]!
+        rowToF32(data, row, buf, i * udim)
+        if (transform === 'mips') {
+          buf[i * udim + dim] = Math.sqrt(Math.max(0, maxNorm2 - squaredNorm(buf, i * udim, dim)))
+        }
+      }
+      vecs = buf.subarray(0, n * udim)
+    }
+    try {
+      graph.add(n === chunk ? keys : keys.subarray(0, n), vecs, opts.threads ?? 0)
+    } catch (e) {
+      throw new DbError('ServiceInternal', 'usearch failed to add vectors', { cause: e })
+    }
+    opts.onProgress?.(end / indexed)
+  }
+}
+
+/** One row as the float32 values usearch is fed: widened halves/ints, unpacked bits. */
+function rowToF32(col: DenseOrBinary, row: number, out: Float32Array, o: number): void {
+  const dim = col.dim
+  switch (col.type) {
+    case 'FloatVector':
+      out.set(col.data.subarray(row * dim, (row + 1) * dim), o)
+      return
+    case 'Float16Vector':
+    case 'BFloat16Vector': {
+      const t = col.type === 'Float16Vector' ? FP16_TABLE : BF16_TABLE
+      const x = col.data
+      const xo = row * dim
+      for (let j = 0; j < dim; j++) out[o + j] = t[x[xo + j]!]!
+      return
+    }
+    case 'Int8Vector': {
+      const x = col.data
+      const xo = row * dim
+      for (let j = 0; j < dim; j++) out[o + j] = x[xo + j]!
+      return
+    }
+    case 'BinaryVector': {
+      // Bit order within a byte is irrelevant to HAMMING and JACCARD as long as rows and queries
+      // agree; MSB first matches usearch's own b1 layout.
+      const bytes = dim >>> 3
+      const x = col.data
+      const xo = row * bytes
+      for (let b = 0; b < bytes; b++) {
+        const v = x[xo + b]!
+        for (let j = 0; j < 8; j++) out[o + b * 8 + j] = (v >>> (7 - j)) & 1
+      }
+      return
+    }
+  }
+}
+
+/** Scores one data row against a fixed query, exactly as bruteForceSearch would. */
+type RowScorer = (row: number) => number
+
+/** Accepted candidates of one query: exact keys (negated for similarities) and rows. */
+interface Candidates {
+  keys: number[]
+  rows: number[]
+}
+
+/** What one pass over a query's graph candidates established. */
+type PassResult = 'done' | 'grow' | 'exact'
+
+/**
+ * A built or loaded HNSW index. Holds the raw column (for exact re-scoring, exact fallbacks and
+ * serialization) next to the usearch graph.
+ */
+export class HnswIndex implements VectorIndex {
+  readonly indexType: string
+  readonly metric: MetricType
+  /** The client's build params as given (reported back, stored in the header). */
+  readonly params: Readonly<Record<string, string>>
+  readonly buildParams: HnswBuildParams
+  /** Non-null rows in the graph. */
+  readonly indexed: number
+  readonly #profile: SearchProfile
+  readonly #data: DenseOrBinary
+  readonly #scalar: ScalarName
+  readonly #transform: Transform
+  readonly #graph: UsearchIndex | null
+  readonly #rows: number
+  readonly #searchThreads: number
+  readonly #filterExactRows: number | undefined
+
+  /** @internal Use buildHnswIndex / loadHnswIndex. */
+  constructor(
+    indexType: string,
+    profile: SearchProfile,
+    metric: MetricType,
+    params: Readonly<Record<string, string>>,
+    data: DenseOrBinary,
+    buildParams: HnswBuildParams,
+    scalar: ScalarName,
+    transform: Transform,
+    indexed: number,
+    graph: UsearchIndex | null,
+    opts: Pick<HnswOptions, 'searchThreads' | 'filterExactRows'>,
+  ) {
+    this.indexType = indexType
+    this.#profile = profile
+    this.metric = metric
+    this.params = params
+    this.#data = data
+    this.buildParams = buildParams
+    this.#scalar = scalar
+    this.#transform = transform
+    this.indexed = indexed
+    this.#graph = graph
+    this.#rows = columnRows(data)
+    this.#searchThreads = opts.searchThreads ?? 1
+    this.#filterExactRows = opts.filterExactRows
+  }
+
+  /**
+   * Top-k or range search. Unfiltered: one graph search with beam max(ef, k). Filtered: exact over
+   * the allowed rows when they are few (cost model), else a graph search over-fetching
+   * k / passRate * 1.5 candidates, post-filtered, with the beam grown x4 while a query comes back
+   * short and an exact search for that query once the beam would cover half the graph. Range
+   * search runs the same loop, stopping once the farthest candidate lies beyond the radius.
+   *
+   * @throws DbError ParameterInvalid on a query of another type or dim, bad k, bad range bounds or
+   * bad search params (ef < k for HNSW).
+   */
+  search(queries: VectorColumn, opts: IndexSearchOptions): Hits[] {
+    const data = this.#data
+    const metric = this.metric
+    checkPair(data, queries, metric)
+    const k = opts.k
+    if (!Number.isInteger(k) || k <= 0) throw invalid(`topk must be a positive integer, got ${k}`)
+    const [lo, hi] = keyRange(metric, false, { metric, k, radius: opts.radius, rangeFilter: opts.rangeFilter })
+    const range = opts.radius !== undefined
+    const ef = searchEf(this.#profile, opts.params, k, range)
+    const allow = opts.allow
+    const allowed = this.#countAllowed(allow)
+    const exactOpts = { metric, k, allow, radius: opts.radius, rangeFilter: opts.rangeFilter }
+    const graph = this.#graph
+    if (graph === null || allowed === 0 || (allow !== undefined && allowed <= this.#exactLimit(k))) {
+      return bruteForceSearch(data, queries, exactOpts)
+    }
+    const q = queries as DenseOrBinary
+    const nq = columnRows(q)
+    const result: Hits[] = new Array(nq)
+    const live: number[] = []
+    for (let i = 0; i < nq; i++) {
+      if (q.valid !== undefined && q.valid[i] === 0) result[i] = EMPTY_HITS
+      else live.push(i)
+    }
+    const passRate = allowed / this.indexed
+    const first = passRate >= 1 ? Math.max(ef, k) : Math.max(ef, Math.ceil((k / passRate) * OVERFETCH))
+    const need = range ? k : Math.min(k, allowed)
+    const ctx: PassContext = { k, need, lo, hi, allow, range }
+    // Under the MIPS reduction a query's extra coordinate is 0: fresh buffers are zeroed.
+    const udim = graphDim(data.dim, this.#transform)
+    for (let b = 0; b < live.length; b += QUERY_BATCH) {
+      const batch = live.slice(b, b + QUERY_BATCH)
+      const wanted = Math.min(this.indexed, first)
+      const f32 = new Float32Array(batch.length * udim)
+      for (let i = 0; i < batch.length; i++) rowToF32(q, batch[i]!, f32, i * udim)
+      const m = this.#graphSearch(graph, f32, wanted)
+      for (let i = 0; i < batch.length; i++) {
+        const qi = batch[i]!
+        const score = this.#scorer(q, qi)
+        const cand: Candidates = { keys: [], rows: [] }
+        let verdict = this.#pass(ctx, score, m.keys, i * wanted, m.counts[i]!, wanted, cand)
+        let w = wanted
+        while (verdict === 'grow') {
+          w = Math.min(this.indexed, w * GROWTH)
+          if (w * 2 > this.indexed) {
+            verdict = 'exact'
+            break
+          }
+          const one = new Float32Array(udim)
+          rowToF32(q, qi, one, 0)
+          const r = this.#graphSearch(graph, one, w)
+          cand.keys.length = 0
+          cand.rows.length = 0
+          verdict = this.#pass(ctx, score, r.keys, 0, r.counts[0]!, w, cand)
+        }
+        result[qi] = verdict === 'exact' ? this.#exactOne(q, qi, exactOpts) : toHits(cand, k, higherIsBetter(metric))
+      }
+    }
+    return result
+  }
+
+  /**
+   * Scans one query's candidates in graph order, keeping allowed, in-range ones with exact keys.
+   * Unfiltered, only the first 2k are re-scored: enough to repair any order differences between
+   * usearch's distances and the exact ones near the k-th place.
+   */
+  #pass(
+    ctx: PassContext,
+    score: RowScorer,
+    keys: BigUint64Array,
+    off: number,
+    count: number,
+    wanted: number,
+    out: Candidates,
+  ): PassResult {
+    const { allow, lo, hi } = ctx
+    const sign = higherIsBetter(this.metric) ? -1 : 1
+    const limit = ctx.k * 2
+    let scanned = 0
+    for (; scanned < count && out.rows.length < limit; scanned++) {
+      const row = Number(keys[off + scanned]!)
+      if (allow !== undefined && !(row < allow.size && allow.get(row))) continue
+      const key = sign * Math.fround(score(row))
+      if (key >= lo && key < hi) {
+        out.keys.push(key)
+        out.rows.push(row)
+      }
+    }
+    if (out.rows.length >= ctx.need) return 'done'
+    // Every indexed row came back and was scanned: nothing is missing.
+    if (count >= this.indexed) return 'done'
+    // Fewer candidates than asked for although more rows exist: part of the graph is unreachable
+    // from the entry point, and only an exact scan can tell what is missing.
+    if (count < wanted) return 'exact'
+    if (ctx.range && count > 0) {
+      // Range search: candidates come nearest first, so once the farthest one is outside the
+      // radius every nearer row has been seen.
+      const far = Number(keys[off + count - 1]!)
+      if (sign * Math.fround(score(far)) >= hi) return 'done'
+    }
+    return 'grow'
+  }
+
+  #graphSearch(graph: UsearchIndex, f32: Float32Array, wanted: number): { keys: BigUint64Array; counts: ArrayLike<number> } {
+    let m: Matches | BatchMatches
+    try {
+      // The typings promise Matches for any typed array; the wrapper returns BatchMatches when the
+      // array holds more than one query.
+      m = graph.search(f32, wanted, this.#searchThreads) as Matches | BatchMatches
+    } catch (e) {
+      throw new DbError('ServiceInternal', 'usearch search failed', { cause: e })
+    }
+    if ('counts' in m) {
+      // BatchMatches: rows of `wanted` slots, counts[i] of them filled.
+      const counts = new Int32Array(m.counts.length)
+      for (let i = 0; i < counts.length; i++) counts[i] = Number(m.counts[i]!)
+      return { keys: m.keys, counts }
+    }
+    return { keys: m.keys, counts: [m.keys.length] }
+  }
+
+  #exactOne(
+    q: DenseOrBinary,
+    qi: number,
+    opts: { metric: MetricType; k: number; allow: Bitset | undefined; radius: number | undefined; rangeFilter: number | undefined },
+  ): Hits {
+    const w = q.type === 'BinaryVector' ? q.dim >>> 3 : q.dim
+    const one = { type: q.type, dim: q.dim, data: q.data.subarray(qi * w, (qi + 1) * w) } as DenseOrBinary
+    return bruteForceSearch(this.#data, one, opts)[0]!
+  }
+
+  #exactLimit(k: number): number {
+    if (this.#filterExactRows !== undefined) return this.#filterExactRows
+    return Math.sqrt(OVERFETCH * k * this.indexed * EXACT_COST_RATIO)
+  }
+
+  /** Allowed non-null rows, which are exactly the allowed keys of the graph. */
+  #countAllowed(allow: Bitset | undefined): number {
+    if (allow === undefined) return this.indexed
+    const limit = Math.min(this.#rows, allow.size)
+    const words = allow.words
+    const valid = this.#data.valid
+    const full = limit >>> 5
+    let c = 0
+    if (valid === undefined) {
+      for (let i = 0; i < full; i++) c += popcount(words[i]!)
+      const rem = limit & 31
+      if (rem !== 0) c += popcount(words[full]! & ((1 << rem) - 1))
+      return c
+    }
+    const last = Math.min(words.length, (limit + 31) >>> 5)
+    for (let wi = 0; wi < last; wi++) {
+      let w = words[wi]!
+      while (w !== 0) {
+        const t = w & -w
+        const r = (wi << 5) + 31 - Math.clz32(t)
+        w ^= t
+        if (r < limit && valid[r] !== 0) c++
+      }
+    }
+    return c
+  }
+
+  /** An exact scorer for query row qi, on the same kernels and summation order as brute force. */
+  #scorer(q: DenseOrBinary, qi: number): RowScorer {
+    const data = this.#data
+    const metric = this.metric
+    if (data.type === 'BinaryVector') {
+      const bytes = data.dim >>> 3
+      const x = data.data
+      const qd = q.data as Uint8Array
+      const qo = qi * bytes
+      return metric === 'HAMMING'
+        ? (r) => hamming8(qd, qo, x, r * bytes, bytes)
+        : (r) => jaccard8(qd, qo, x, r * bytes, bytes)
+    }
+    const dim = data.dim
+    const qv = widen(q, qi)
+    const qNorm = metric === 'COSINE' ? normF64(qv) : 0
+    switch (data.type) {
+      case 'FloatVector': {
+        const x = data.data
+        if (metric === 'L2') return (r) => l2F32(qv, x, r * dim, dim)
+        if (metric === 'IP') return (r) => ipF32(qv, x, r * dim, dim)
+        return (r) => cosineFrom(ipF32(qv, x, r * dim, dim), qNorm, normF32(x, r * dim, dim))
+      }
+      case 'Float16Vector':
+      case 'BFloat16Vector': {
+        const x = data.data
+        const t = data.type === 'Float16Vector' ? FP16_TABLE : BF16_TABLE
+        if (metric === 'L2') return (r) => l2U16(qv, x, r * dim, dim, t)
+        if (metric === 'IP') return (r) => ipU16(qv, x, r * dim, dim, t)
+        return (r) => cosineFrom(ipU16(qv, x, r * dim, dim, t), qNorm, normU16(x, r * dim, dim, t))
+      }
+      case 'Int8Vector': {
+        const x = data.data
+        if (metric === 'L2') return (r) => l2I8(qv, x, r * dim, dim)
+        if (metric === 'IP') return (r) => ipI8(qv, x, r * dim, dim)
+        return (r) => cosineFrom(ipI8(qv, x, r * dim, dim), qNorm, normI8(x, r * dim, dim))
+      }
+    }
+  }
+
+  /**
+   * Files: `hnsw.meta.json` (header: index type, metric, params, vector type, dim, rows, graph
+   * size and CRC-32C), `hnsw.graph` (usearch's own file; absent when no row is indexed),
+   * `hnsw.data` (the raw rows, little-endian, as FLAT stores them) and `hnsw.valid` for nullable
+   * fields. The raw rows make the files self-contained, as knowhere's HNSW files are.
+   */
+  serialize(): Map<string, Uint8Array> {
+    const graph = this.#graph === null ? new Uint8Array(0) : saveGraph(this.#graph)
+    const meta: HnswMeta = {
+      version: 1,
+      engine: 'HNSW',
+      indexType: this.indexType,
+      metric: this.metric,
+      params: { ...this.params },
+      vectorType: this.#data.type,
+      dim: this.#data.dim,
+      rows: this.#rows,
+      indexed: this.indexed,
+      M: this.buildParams.M,
+      efConstruction: this.buildParams.efConstruction,
+      scalar: this.#scalar,
+      transform: this.#transform,
+      graphBytes: graph.length,
+      graphCrc: crc32c(graph),
+    }
+    const files = new Map<string, Uint8Array>()
+    files.set(HNSW_META_FILE, new TextEncoder().encode(JSON.stringify(meta)))
+    if (this.#graph !== null) files.set(GRAPH_FILE, graph)
+    const d = this.#data.data
+    files.set(DATA_FILE, new Uint8Array(d.buffer, d.byteOffset, d.byteLength))
+    if (this.#data.valid !== undefined) files.set(VALID_FILE, this.#data.valid)
+    return files
+  }
+}
+
+interface PassContext {
+  readonly k: number
+  /** Accepted candidates that make a query complete. */
+  readonly need: number
+  readonly lo: number
+  readonly hi: number
+  readonly allow: Bitset | undefined
+  readonly range: boolean
+}
+
+const EMPTY_HITS: Hits = { rows: new Int32Array(0), scores: new Float32Array(0) }
+
+function toHits(c: Candidates, k: number, higher: boolean): Hits {
+  const order = Array.from(c.rows.keys())
+  order.sort((a, b) => c.keys[a]! - c.keys[b]! || c.rows[a]! - c.rows[b]!)
+  const n = Math.min(k, order.length)
+  const rows = new Int32Array(n)
+  const scores = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    const j = order[i]!
+    rows[i] = c.rows[j]!
+    // 0 - key rather than -key: an IP of exactly 0 must not come out as -0.
+    scores[i] = higher ? 0 - c.keys[j]! : c.keys[j]!
+  }
+  return { rows, scores }
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24
+}
+
+/** Query row qi widened to float64 (exact for every dense element type). */
+function widen(q: DenseOrBinary, qi: number): Float64Array {
+  const dim = q.dim
+  const out = new Float64Array(dim)
+  const o = qi * dim
+  switch (q.type) {
+    case 'FloatVector':
+    case 'Int8Vector':
+      out.set(q.data.subarray(o, o + dim))
+      break
+    case 'Float16Vector':
+    case 'BFloat16Vector': {
+      const t = q.type === 'Float16Vector' ? FP16_TABLE : BF16_TABLE
+      for (let j = 0; j < dim; j++) out[j] = t[q.data[o + j]!]!
+      break
+    }
+    case 'BinaryVector':
+      throw invalid('BinaryVector is not a dense vector type')
+  }
+  return out
+}
+
+/** Runs fn with a private temp directory that is removed afterwards whatever happens. */
+function withTempDir<T>(fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'harrier-hnsw-'))
+  try {
+    return fn(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function saveGraph(graph: UsearchIndex): Uint8Array {
+  return withTempDir((dir) => {
+    const path = join(dir, GRAPH_FILE)
+    try {
+      graph.save(path)
+    } catch (e) {
+      throw new DbError('ServiceInternal', 'usearch failed to save the index', { cause: e })
+    }
+    const b = readFileSync(path)
+    // A fresh, exactly-sized buffer: callers may transfer it to another thread.
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice()
+  })
+}
+
+/**
+ * Rebuilds an HNSW index from serialize()'s files. With `data` (the segment's own column), the raw
+ * rows are taken from it instead of `hnsw.data`; it must match the header's type, dim and rows.
+ *
+ * @throws DbError DataCorrupted on missing, inconsistent or damaged files (the graph is
+ * checksummed before usearch reads it), ParameterInvalid if `data` does not match.
+ */
+export function loadHnswIndex(
+  files: ReadonlyMap<string, Uint8Array>,
+  data?: VectorColumn,
+  opts: Pick<HnswOptions, 'searchThreads' | 'filterExactRows'> = {},
+): HnswIndex {
+  const metaBytes = files.get(HNSW_META_FILE)
+  if (metaBytes === undefined) throw corrupted('missing header')
+  let meta: HnswMeta
+  try {
+    meta = JSON.parse(new TextDecoder().decode(metaBytes)) as HnswMeta
+  } catch (e) {
+    throw new DbError('DataCorrupted', 'HNSW index header is not JSON', { cause: e })
+  }
+  if (
+    meta.version !== 1 ||
+    meta.engine !== 'HNSW' ||
+    typeof meta.indexType !== 'string' ||
+    !isVectorType(meta.vectorType) ||
+    (meta.vectorType as string) === 'SparseFloatVector' ||
+    !isMetric(meta.metric) ||
+    ![meta.dim, meta.rows, meta.indexed, meta.M, meta.efConstruction, meta.graphBytes, meta.graphCrc].every(isCount) ||
+    meta.dim === 0 ||
+    meta.indexed > meta.rows ||
+    (meta.scalar !== scalarFor(meta.vectorType) && !(meta.scalar === 'f32' && meta.transform === 'mips')) ||
+    meta.transform !== (meta.metric === 'IP' ? 'mips' : 'none') ||
+    typeof meta.params !== 'object' ||
+    meta.params === null
+  ) {
+    throw corrupted(`unsupported header ${JSON.stringify(meta)}`)
+  }
+  let spec
+  let checkedParams: HnswBuildParams
+  try {
+    spec = indexTypeSpec(meta.indexType, meta.vectorType)
+    checkedParams = hnswBuildParams(spec, meta.params)
+    checkMetric(meta.metric, meta.vectorType)
+  } catch (e) {
+    throw new DbError('DataCorrupted', 'HNSW index header has invalid parameters', { cause: e })
+  }
+  if (spec.engine !== 'HNSW' || checkedParams.M !== meta.M || checkedParams.efConstruction !== meta.efConstruction) {
+    throw corrupted('header parameters disagree')
+  }
+  const col = data === undefined ? decodeColumn(files, meta) : checkColumn(data, meta)
+  const present = nonNullRows(col.valid, meta.rows)
+  if ((present === null ? meta.rows : present.length) !== meta.indexed) throw corrupted('null rows disagree')
+  let graph: UsearchIndex | null = null
+  if (meta.indexed > 0) {
+    const bytes = files.get(GRAPH_FILE)
+    if (bytes === undefined) throw corrupted('missing graph')
+    if (bytes.length !== meta.graphBytes || crc32c(bytes) !== meta.graphCrc) throw corrupted('graph checksum mismatch')
+    const g = newGraph(loadUsearch(), meta)
+    withTempDir((dir) => {
+      const path = join(dir, GRAPH_FILE)
+      writeFileSync(path, bytes)
+      try {
+        g.load(path)
+      } catch (e) {
+        throw new DbError('DataCorrupted', 'usearch could not load the HNSW graph', { cause: e })
+      }
+    })
+    if (g.size() !== meta.indexed || g.dimensions() !== graphDim(meta.dim, meta.transform)) throw corrupted('graph size disagrees')
+    graph = g
+  }
+  return new HnswIndex(
+    spec.indexType,
+    spec.profile,
+    meta.metric,
+    { ...meta.params },
+    col,
+    checkedParams,
+    meta.scalar,
+    meta.transform,
+    meta.indexed,
+    graph,
+    opts,
+  )
+}
+
+function checkColumn(data: VectorColumn, meta: HnswMeta): DenseOrBinary {
+  if (data.type === 'SparseFloatVector' || data.type !== meta.vectorType || data.dim !== meta.dim || columnRows(data) !== meta.rows) {
+    throw invalid(
+      `column does not match the HNSW index: index has ${meta.rows} rows of ${meta.vectorType}(${meta.dim})`,
+    )
+  }
+  return data
+}
+
+function decodeColumn(files: ReadonlyMap<string, Uint8Array>, meta: HnswMeta): DenseOrBinary {
+  const bytes = files.get(DATA_FILE)
+  if (bytes === undefined) throw corrupted('missing raw data')
+  const validBytes = files.get(VALID_FILE)
+  if (validBytes !== undefined && validBytes.length !== meta.rows) throw corrupted('valid length mismatch')
+  const v = validBytes === undefined ? {} : { valid: validBytes.slice() }
+  const { dim, rows } = meta
+  // Copies, so inputs may be unaligned slices of a larger download.
+  const copy = (): ArrayBuffer => bytes.slice().buffer
+  const expect = (n: number): void => {
+    if (bytes.length !== n) throw corrupted(`raw data: expected ${n} bytes, got ${bytes.length}`)
+  }
+  switch (meta.vectorType) {
+    case 'FloatVector':
+      expect(rows * dim * 4)
+      return { type: 'FloatVector', dim, data: new Float32Array(copy()), ...v }
+    case 'Float16Vector':
+    case 'BFloat16Vector':
+      expect(rows * dim * 2)
+      return { type: meta.vectorType, dim, data: new Uint16Array(copy()), ...v }
+    case 'Int8Vector':
+      expect(rows * dim)
+      return { type: 'Int8Vector', dim, data: new Int8Array(copy()), ...v }
+    case 'BinaryVector':
+      if (dim % 8 !== 0) throw corrupted('binary dim is not a multiple of 8')
+      expect((rows * dim) / 8)
+      return { type: 'BinaryVector', dim, data: bytes.slice(), ...v }
+  }
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+}
+
+function isMetric(x: unknown): x is MetricType {
+  return x === 'L2' || x === 'IP' || x === 'COSINE' || x === 'HAMMING' || x === 'JACCARD'
+}
+
+function corrupted(detail: string): DbError {
+  return new DbError('DataCorrupted', `HNSW index files: ${detail}`)
+}
