@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
 import type { CollectionSchema } from '../src/schema/types.js'
 import { startNullServer } from './null-server.js'
+import { runSearchBench, type SearchBenchResult } from './search.js'
 import { runFilterBench } from '../src/expr/filter.bench.js'
 import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
 
@@ -179,9 +180,34 @@ async function benchRestart(): Promise<RestartResult> {
   }
 }
 
+function searchSection(r: SearchBenchResult): void {
+  out(`\n## Vector search: ${r.rows} x ${r.dim} (Gaussian mixture, L2, HNSW M=16 efConstruction=128), recall@10 vs exact\n`)
+  out('| ef | kernel QPS | kernel recall | Harrier SDK QPS | Harrier recall | Harrier p50 / p99 ms | LanceDB QPS | LanceDB recall |\n|---:|---:|---:|---:|---:|---:|---:|---:|')
+  r.kernel.forEach((k, i) => {
+    const h = r.harrier[i]!
+    const l = r.lance[i]
+    out(`| ${k.ef} | ${k.qps.toFixed(0)} | ${k.recall.toFixed(3)} | ${h.qps.toFixed(0)} | ${h.recall.toFixed(3)} | ${h.p50Ms.toFixed(2)} / ${h.p99Ms.toFixed(2)} | ${l ? l.qps.toFixed(0) : '-'} | ${l ? l.recall.toFixed(3) : '-'} |`)
+  })
+  const k = r.kernelAtTarget
+  const h = r.harrierAtTarget
+  out('')
+  out(`- build: kernel in-process ${(r.buildMs.kernel / 1000).toFixed(1)} s; Harrier (index build after flush, worker thread) ${(r.buildMs.harrier / 1000).toFixed(1)} s`)
+  if (k && h) {
+    out(`- **1 client: Harrier ${h.qps.toFixed(0)} QPS (ef ${h.ef}, recall ${h.recall.toFixed(3)}) / kernel ${k.qps.toFixed(0)} QPS (ef ${k.ef}, recall ${k.recall.toFixed(3)}) = ${(h.qps / k.qps).toFixed(2)}** (goal >= 0.65)`)
+    if (r.harrier8Clients) out(`- **8 clients: ${r.harrier8Clients.qps.toFixed(0)} QPS, recall ${r.harrier8Clients.recall.toFixed(3)}; / (2 x kernel 1-thread) = ${(r.harrier8Clients.qps / (2 * k.qps)).toFixed(2)}** (goal >= 0.7)`)
+  }
+  const l = r.lanceAtTarget
+  if (h && l) out(`- **Harrier / LanceDB embedded at recall >= 0.95: ${(h.qps / l.qps).toFixed(2)}** (${h.qps.toFixed(0)} vs ${l.qps.toFixed(0)} QPS; goal >= 10)`)
+  const unfiltered = h?.qps ?? 0
+  for (const f of r.filtered) out(`- filtered, pass rate ${(f.passRate * 100).toString()}%: ${f.qps.toFixed(0)} QPS (${unfiltered ? (f.qps / unfiltered).toFixed(2) : '-'} x unfiltered), recall ${f.recall.toFixed(3)}`)
+  out(`- index files / raw float32 vector bytes: ${r.indexBytesPerVectorByte.toFixed(2)}`)
+}
+
 async function main(): Promise<void> {
   const results: Record<string, unknown> = { startedAt: new Date().toISOString(), node: process.version }
+  const sections = new Set((process.env.BENCH_SECTIONS ?? 'filter,insert,restart,search').split(','))
   out('# Harrier benchmarks\n')
+  if (sections.has('filter')) {
   out('## Filter evaluation (1M rows, one core)\n')
   const goals: Record<string, number> = { numeric: 100e6, in: 20e6, like: 20e6, JSON: 5e6 }
   const filter = await runFilterBench({ rows: 1_000_000 })
@@ -191,6 +217,8 @@ async function main(): Promise<void> {
     const key = Object.keys(goals).find((g) => f.name.toLowerCase().includes(g.toLowerCase()))
     out(`| ${f.name} | ${(f.rowsPerSec / 1e6).toFixed(1)}M | ${key ? `${goals[key]! / 1e6}M` : '-'} |`)
   }
+  }
+  if (sections.has('insert')) {
   out('\n## Durable insert through the SDK (768-dim, batches of 1,000)\n')
   const ins = await benchInsert()
   results.insert = ins
@@ -200,12 +228,20 @@ async function main(): Promise<void> {
   out(`| peer: SDK against a server that does nothing (the SDK ceiling) | ${ins.sdkCeilingRowsPerSec.toFixed(0)} |`)
   out(`| peer: raw append + fdatasync of the same float32 bytes | ${ins.peerRowsPerSec.toFixed(0)} |`)
   out(`| **ratio Harrier 1 client / SDK ceiling** | **${ins.ratio.toFixed(2)}** |`)
+  }
+  if (sections.has('restart')) {
   out('\n## Restart to serving\n')
   const rs = await benchRestart()
   results.restart = rs
   out('| state on disk | rows | time to first answer |\n|---|---:|---:|')
   out(`| flushed segments (128-dim) | ${rs.rows} | ${(rs.flushedMs / 1000).toFixed(2)} s |`)
   out(`| same + WAL tail after kill -9 | +${rs.walRows} | ${(rs.walMs / 1000).toFixed(2)} s |`)
+  }
+  if (sections.has('search')) {
+    const sr = await runSearchBench()
+    results.search = sr
+    searchSection(sr)
+  }
   // dist/bench/run.js -> <repo>/bench/results
   const dir = new URL('../../bench/results/', import.meta.url)
   mkdirSync(dir, { recursive: true })

@@ -153,6 +153,35 @@ describe('HNSW index: recall against brute force', () => {
     assert.ok(recall(got, bruteForceSearch(data, queries, { metric: 'L2', k: K })) >= 0.95)
   })
 
+  it('IP on float16 rows whose norms overflow f16 storage falls back to f32 in the graph', () => {
+    const r = rng(11)
+    const rows = 300
+    const big = Float32Array.from({ length: rows * 4 }, () => (r() * 2 - 1) * 40000)
+    const data: VectorColumn = { type: 'Float16Vector', dim: 4, data: Uint16Array.from(big, float32ToFloat16) }
+    const queries: VectorColumn = { type: 'Float16Vector', dim: 4, data: Uint16Array.from(big.subarray(0, 40), float32ToFloat16) }
+    const idx = buildHnswIndex(data, 'IP', FAST)
+    const meta = JSON.parse(new TextDecoder().decode(idx.serialize().get('hnsw.meta.json')))
+    assert.equal(meta.scalar, 'f32')
+    assert.equal(meta.transform, 'mips')
+    const truth = bruteForceSearch(data, queries, { metric: 'IP', k: 5 })
+    for (const ix of [idx, loadHnswIndex(idx.serialize())]) {
+      const got = ix.search(queries, { k: 5, params: { ef: 32 } })
+      assert.ok(recall(got, truth) >= 0.95)
+      assertExactScores(data, queries, 'IP', got)
+    }
+  })
+
+  it('stops a build when asked, with progress up to that point', () => {
+    const seen: number[] = []
+    assertKind(
+      () => buildHnswIndex(f32(BASE), 'L2', FAST, { onProgress: (f) => seen.push(f), shouldStop: () => seen.length >= 1 }),
+      'ServiceUnavailable',
+      /aborted/,
+    )
+    assert.equal(seen.length, 1)
+    assert.ok(seen[0]! > 0 && seen[0]! < 1)
+  })
+
   it('tiny and empty columns', () => {
     const one = buildHnswIndex({ type: 'FloatVector', dim: 2, data: Float32Array.from([1, 2]) }, 'IP')
     assert.deepEqual(one.search({ type: 'FloatVector', dim: 2, data: Float32Array.from([1, 1]) }, { k: 5 }), [

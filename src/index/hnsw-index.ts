@@ -406,7 +406,7 @@ export class HnswIndex implements VectorIndex {
   /**
    * Top-k or range search. Unfiltered: one graph search with beam max(ef, k). Filtered: exact over
    * the allowed rows when they are few (cost model), else a graph search over-fetching
-   * k / passRate * 1.5 candidates, post-filtered, with the beam grown x4 while a query comes back
+   * max(ef, 1.5k) / passRate candidates, post-filtered, with the beam grown x4 while a query comes back
    * short and an exact search for that query once the beam would cover half the graph. Range
    * search runs the same loop, stopping once the farthest candidate lies beyond the radius.
    *
@@ -438,7 +438,10 @@ export class HnswIndex implements VectorIndex {
       else live.push(i)
     }
     const passRate = allowed / this.indexed
-    const first = passRate >= 1 ? Math.max(ef, k) : Math.max(ef, Math.ceil((k / passRate) * OVERFETCH))
+    // A beam of ef over all rows holds about ef * passRate allowed ones; dividing by the pass rate
+    // keeps the allowed part as deep as an unfiltered search's (measured: max(ef, 1.5k) alone fell
+    // to 0.956 recall at 50 % where the unfiltered search had 0.969).
+    const first = passRate >= 1 ? Math.max(ef, k) : Math.ceil(Math.max(ef, k * OVERFETCH) / passRate)
     const need = range ? k : Math.min(k, allowed)
     const ctx: PassContext = { k, need, lo, hi, allow, range }
     // Under the MIPS reduction a query's extra coordinate is 0: fresh buffers are zeroed.
