@@ -10,16 +10,29 @@ import type { Logger } from '../common/log.js'
 import type { Timestamp } from '../common/tso.js'
 import type { RootCoord } from '../coord/root-coord.js'
 import { parseFilter, primaryKeyTerms, type FilterPlan } from '../expr/index.js'
-import { normalizeMetric, type MetricType } from '../index/index.js'
+import { higherIsBetter, normalizeMetric, type MetricType } from '../index/index.js'
 import type { DataPlane } from '../nodes/data-plane.js'
 import type { IndexProgress, IndexService } from '../nodes/index-service.js'
-import { count, gather, retrieve, search, type RowSelection, type SearchSpec } from '../query/executor.js'
+import {
+  count,
+  gather,
+  retrieve,
+  rowsByPrimaryKey,
+  search,
+  searchIteratorPage,
+  type GroupingSpec,
+  type IteratorPage,
+  type RowSelection,
+  type SearchSpec,
+} from '../query/executor.js'
+import { vectorRows as vectorRowCount } from '../query/scan.js'
 import type { RowChunk } from '../segment/segment.js'
 import { decodeCollectionSchema, encodeCollectionSchema } from '../schema/schema-codec.js'
 import { decodeInsertData, decodePlaceholderVectors, encodeDynamicField, encodeFieldData, encodeIds } from '../schema/field-data.js'
-import type { Column, ColumnOf } from '../schema/columns.js'
+import type { Column, ColumnOf, VectorColumn } from '../schema/columns.js'
 import { DYNAMIC_FIELD_NAME, isVectorType, primaryField, type FieldSchema } from '../schema/types.js'
 import type { Metrics } from './metrics.js'
+import { isIteratorToken, SearchIterators } from './search-iterators.js'
 import { isDecodeFailure, loadMilvusProto, type MilvusProto } from '../schema/milvus-proto.js'
 import { errorStatus, okStatus } from './status.js'
 import { boundedTs, int, kvToRecord, recordToKv, str, strList, templateValues, tsString, utcMs, type Req } from './wire.js'
@@ -42,6 +55,79 @@ export interface MilvusServiceDeps {
 }
 
 const MAX_TOPK = 16384
+/** Milvus's quotaAndLimits.limits.maxGroupSize default. */
+const MAX_GROUP_SIZE = 10
+const MAX_FLOAT32 = 3.4028234663852886e38
+
+/** Field types Milvus 2.6 can group search results by. */
+const GROUPABLE_TYPES: ReadonlySet<string> = new Set(['Bool', 'Int8', 'Int16', 'Int32', 'Int64', 'VarChar'])
+
+/** Type names as segcore prints them in "unsupported data type X for group by operator". */
+const SEGCORE_TYPE_NAMES: Readonly<Record<string, string>> = {
+  Bool: 'BOOL',
+  Int8: 'INT8',
+  Int16: 'INT16',
+  Int32: 'INT32',
+  Int64: 'INT64',
+  Float: 'FLOAT',
+  Double: 'DOUBLE',
+  VarChar: 'VARCHAR',
+  JSON: 'JSON',
+  Array: 'ARRAY',
+  FloatVector: 'VECTOR_FLOAT',
+  BinaryVector: 'VECTOR_BINARY',
+  Float16Vector: 'VECTOR_FLOAT16',
+  BFloat16Vector: 'VECTOR_BFLOAT16',
+  SparseFloatVector: 'VECTOR_SPARSE_FLOAT',
+  Int8Vector: 'VECTOR_INT8',
+}
+
+/** schema.IDs as decoded (oneof id_field names the set member). */
+interface WireIds {
+  id_field?: string
+  int_id?: { data?: string[] } | null
+  str_id?: { data?: string[] } | null
+}
+
+interface IteratorRequest {
+  /** search_iter_id; undefined on an iterator's first page. */
+  readonly token: string | undefined
+  readonly batchSize: number
+  /** search_iter_last_bound as float32; undefined on the first page. */
+  readonly bound: number | undefined
+  /** The session_ts of the previous page as the client echoes it back (0n: none). */
+  readonly guaranteeTs: bigint
+}
+
+interface ParsedSearch {
+  readonly spec: SearchSpec
+  readonly nq: number
+  readonly roundDecimal: number
+  readonly iterator?: IteratorRequest
+  readonly groupField?: FieldSchema
+}
+
+/** Go's strconv.ParseBool; undefined for anything else (Milvus then treats the flag as unset). */
+function goBool(v: string | undefined): boolean | undefined {
+  switch (v?.trim()) {
+    case '1':
+    case 't':
+    case 'T':
+    case 'TRUE':
+    case 'true':
+    case 'True':
+      return true
+    case '0':
+    case 'f':
+    case 'F':
+    case 'FALSE':
+    case 'false':
+    case 'False':
+      return false
+    default:
+      return undefined
+  }
+}
 const BOUNDED_GRACE_MS = 5000
 
 /** Milvus reports Finished once every flushed segment is indexed (growing data never is). */
@@ -68,6 +154,7 @@ export class MilvusService {
   private readonly d: MilvusServiceDeps
   private readonly proto: MilvusProto
   private readonly handlers: Record<string, Handler>
+  private readonly iterators = new SearchIterators()
   private nextIdentifier = BigInt(Date.now()) * 1000n
 
   constructor(deps: MilvusServiceDeps) {
@@ -717,8 +804,12 @@ export class MilvusService {
     }
   }
 
-  /** Parses one SearchRequest (also each sub-request of HybridSearch) into an executor spec. */
-  private searchSpec(c: CollectionInfo, req: Req, ts: Timestamp, partitionIds: Set<bigint> | undefined): { spec: SearchSpec; nq: number; roundDecimal: number } {
+  /**
+   * Parses one SearchRequest (also each sub-request of HybridSearch) into an executor spec, as
+   * Milvus's parseSearchInfo does: topk/offset, grouping, iterator v2, then the query vectors
+   * (placeholder group, or the vectors of the rows named by `ids`).
+   */
+  private searchSpec(c: CollectionInfo, req: Req, ts: Timestamp, partitionIds: Set<bigint> | undefined, mode: 'search' | 'hybrid' = 'search'): ParsedSearch {
     const sp = kvToRecord(req.search_params)
     let extra: Record<string, unknown> = {}
     if (sp.params) {
@@ -729,12 +820,9 @@ export class MilvusService {
       }
     }
     const param = (k: string): string | undefined => sp[k] ?? (extra[k] !== undefined ? String(extra[k]) : undefined)
-    if (param('group_by_field')) throw new DbError('ServiceUnimplemented', 'grouping search (group_by_field) is not implemented by Harrier yet')
-    if (req.search_by_primary_keys || (req.ids && (req.ids as Record<string, unknown>).id_field)) {
-      throw new DbError('ServiceUnimplemented', 'search by primary keys is not implemented by Harrier yet')
-    }
-    if (param('iterator') === 'true' || param('search_iter_v2') === 'true') {
-      throw new DbError('ServiceUnimplemented', 'search iterator v2 is not implemented by Harrier yet')
+    const hybrid = mode === 'hybrid'
+    if (req.search_by_primary_keys) {
+      throw new DbError('ServiceUnimplemented', 'search_by_primary_keys (deprecated) is not implemented by Harrier; pass the primary keys in ids instead')
     }
     const vectorFields = c.schema.fields.filter((f) => isVectorType(f.dataType))
     const annsName = param('anns_field') ?? ''
@@ -749,8 +837,14 @@ export class MilvusService {
       throw invalid('multiple anns_fields exist, please specify a anns_field in search_params')
     }
     const field = anns!
-    const topk = int(param('topk') ?? param('limit'), 'topk', 0)
-    if (topk <= 0 || topk > MAX_TOPK) throw invalid(`topk [${topk}] is invalid, it should be in range [1, ${MAX_TOPK}]`)
+    // Hybrid sub-requests take grouping from rank_params and are never iterators (Milvus's isAdvanced path).
+    const isIterator = !hybrid && (param('iterator') === 'true' || param('iterator') === 'True')
+    let topk = int(param('topk') ?? param('limit'), 'topk', 0)
+    if (topk <= 0 || topk > MAX_TOPK) {
+      // An iterator pages through any topk, so Milvus quietly caps it instead of refusing it.
+      if (!isIterator) throw invalid(`topk [${topk}] is invalid, it should be in range [1, ${MAX_TOPK}]`)
+      topk = MAX_TOPK
+    }
     const offset = int(param('offset'), 'offset', 0)
     if (offset < 0 || offset + topk > MAX_TOPK) throw invalid(`top k + offset should be in range [1, ${MAX_TOPK}], but got ${offset + topk}`)
     const roundDecimal = int(param('round_decimal'), 'round_decimal', -1)
@@ -771,24 +865,133 @@ export class MilvusService {
     if ((radius !== undefined && !Number.isFinite(radius)) || (rangeFilter !== undefined && !Number.isFinite(rangeFilter))) {
       throw invalid('radius and range_filter must be numbers')
     }
-    const pgBytes = req.placeholder_group as Uint8Array | undefined
-    if (!pgBytes || pgBytes.length === 0) throw invalid('search requires query vectors (placeholder_group is empty)')
-    let group: { placeholders?: { tag?: string; type?: string; values?: Uint8Array[] }[] }
-    try {
-      group = this.proto.decode('milvus.proto.common.PlaceholderGroup', pgBytes) as typeof group
-    } catch (e) {
-      throw invalid(`malformed placeholder group: ${e instanceof Error ? e.message : String(e)}`)
+    const group = hybrid ? undefined : this.groupBy(c, param, field, { isIterator, ranged: radius !== undefined })
+    const iterator = hybrid ? undefined : this.iteratorRequest(req, param, { isIterator, offset })
+    if (iterator) topk = iterator.batchSize
+
+    const ids = req.ids as WireIds | null | undefined
+    let queries: VectorColumn
+    if (req.search_input === 'ids' || ids?.id_field) {
+      if (hybrid) throw invalid('search by primary keys (ids) is not supported in hybrid search')
+      if (isIterator) throw invalid('search by primary keys (ids) is not supported by search iterators')
+      queries = this.vectorsByPrimaryKey(c, field, ids ?? {}, ts, partitionIds)
+    } else {
+      const pgBytes = req.placeholder_group as Uint8Array | undefined
+      if (!pgBytes || pgBytes.length === 0) throw invalid('search requires query vectors (placeholder_group is empty)')
+      let pg: { placeholders?: { tag?: string; type?: string; values?: Uint8Array[] }[] }
+      try {
+        pg = this.proto.decode('milvus.proto.common.PlaceholderGroup', pgBytes) as typeof pg
+      } catch (e) {
+        throw invalid(`malformed placeholder group: ${e instanceof Error ? e.message : String(e)}`)
+      }
+      const ph = pg.placeholders?.[0]
+      if (!ph || !ph.values || ph.values.length === 0) throw invalid('search requires at least one query vector')
+      if (ph.values.length > MAX_TOPK) throw invalid(`nq (number of search vectors) ${ph.values.length} exceeds ${MAX_TOPK}`)
+      queries = decodePlaceholderVectors(field, str(ph.type), ph.values)
     }
-    const ph = group.placeholders?.[0]
-    if (!ph || !ph.values || ph.values.length === 0) throw invalid('search requires at least one query vector')
-    if (ph.values.length > MAX_TOPK) throw invalid(`nq (number of search vectors) ${ph.values.length} exceeds ${MAX_TOPK}`)
-    const queries = decodePlaceholderVectors(field, str(ph.type), ph.values)
+    const nq = vectorRowCount(queries)
     const filter = this.parse(c, str(req.dsl), req)
     return {
-      spec: { ts, filter, partitionIds, annsField: field.name, queries, metric, topk, offset, radius, rangeFilter, indexParams: extra },
-      nq: ph.values.length,
+      spec: { ts, filter, partitionIds, annsField: field.name, queries, metric, topk, offset, radius, rangeFilter, indexParams: extra, grouping: group?.grouping },
+      nq,
       roundDecimal,
+      iterator,
+      groupField: group?.field,
     }
+  }
+
+  /** group_by_field / group_size / strict_group_size, with Milvus's checks and messages. */
+  private groupBy(
+    c: CollectionInfo,
+    param: (k: string) => string | undefined,
+    anns: FieldSchema,
+    opts: { isIterator: boolean; ranged: boolean },
+  ): { grouping: GroupingSpec; field: FieldSchema } | undefined {
+    const name = (param('group_by_field') ?? '').trim()
+    let field: FieldSchema | undefined
+    if (name) {
+      field = c.schema.fields.find((f) => f.name === name)
+      // Milvus 2.6 groups by schema fields only (JSON paths and dynamic keys came later).
+      if (!field) throw new DbError('FieldNotFound', `groupBy field not found in schema[field=${name}]`)
+    }
+    // group_size is checked even without group_by_field, as Milvus's parseGroupByInfo does.
+    const sizeText = param('group_size')
+    let size = 1
+    if (sizeText !== undefined) {
+      size = /^[+-]?\d+$/.test(sizeText.trim()) ? Number(sizeText) : NaN
+      if (!Number.isSafeInteger(size)) throw invalid(`failed to parse input group size:${sizeText}`)
+      if (size <= 0) throw invalid(`input group size:${size} is negative, failed to do search_groupby`)
+    }
+    if (size > MAX_GROUP_SIZE) throw invalid(`input group size:${size} exceeds configured max group size:${MAX_GROUP_SIZE}`)
+    const strict = goBool(param('strict_group_size')) ?? false
+    if (!field) return undefined
+    if (opts.isIterator) throw invalid('Not allowed to do groupBy when doing iteration')
+    if (opts.ranged) throw invalid('Not allowed to do range-search when doing search-group-by')
+    if (anns.dataType === 'BinaryVector') throw invalid('not support search_group_by operation based on binary vector')
+    if (field.isDynamic || !GROUPABLE_TYPES.has(field.dataType)) {
+      throw invalid(`unsupported data type ${SEGCORE_TYPE_NAMES[field.dataType] ?? field.dataType} for group by operator`)
+    }
+    const loadFields = c.load?.loadFields
+    if (loadFields && loadFields.length > 0 && !field.isPrimaryKey && !loadFields.includes(field.name)) {
+      throw invalid(`group by field ${field.name} is not loaded`)
+    }
+    return { grouping: { field: field.name, groupSize: size, strict }, field }
+  }
+
+  /** Search iterator v2 parameters (Milvus's parseSearchIteratorV2Info); undefined for other searches. */
+  private iteratorRequest(req: Req, param: (k: string) => string | undefined, opts: { isIterator: boolean; offset: number }): IteratorRequest | undefined {
+    if (goBool(param('search_iter_v2')) !== true) return undefined
+    const fail = (why: string) => invalid(`parse iterator v2 info failed: ${why}`)
+    if (!opts.isIterator) throw new DbError('ParameterMissing', 'parse iterator v2 info failed: both iterator and search_iter_v2 must be set in the SDK')
+    if (opts.offset > 0) throw fail('Setting an offset is not permitted when using a search iterator v2')
+    const token = (param('search_iter_id') ?? '').trim()
+    if (token && !isIteratorToken(token)) throw fail('invalid token format')
+    const batchText = (param('search_iter_batch_size') ?? '').trim()
+    if (!batchText) throw fail('batch size is required')
+    const batchSize = /^[+-]?\d+$/.test(batchText) ? Number(batchText) : NaN
+    if (!Number.isSafeInteger(batchSize)) throw fail(`batch size is invalid, ${batchText} is not an integer`)
+    if (batchSize <= 0 || batchSize > MAX_TOPK) throw fail(`batch size is invalid, it should be in range [1, ${MAX_TOPK}], but got ${batchSize}`)
+    const boundText = (param('search_iter_last_bound') ?? '').trim()
+    let bound: number | undefined
+    if (boundText) {
+      bound = Math.fround(Number(boundText))
+      if (Number.isNaN(bound)) throw fail(`failed to parse input last bound, ${boundText}`)
+    }
+    // The Node SDK echoes the last page's session_ts as a search param, pymilvus in the request.
+    const g = (param('guarantee_timestamp') ?? '').trim()
+    const fromParams = /^\d+$/.test(g) ? BigInt(g) : 0n
+    const guaranteeTs = fromParams > 0n ? fromParams : BigInt(str(req.guarantee_timestamp) || '0')
+    return { token: token || undefined, batchSize, bound, guaranteeTs }
+  }
+
+  /**
+   * Search by primary keys: the query vectors are the anns field of the rows with these keys, in
+   * the snapshot and the searched partitions (the filter selects candidates, not query rows).
+   */
+  private vectorsByPrimaryKey(c: CollectionInfo, field: FieldSchema, ids: WireIds, ts: Timestamp, partitionIds: Set<bigint> | undefined): VectorColumn {
+    if (c.schema.functions.some((f) => f.outputFieldNames.includes(field.name))) {
+      throw invalid(`search by primary keys is not supported on function output field ${field.name}`)
+    }
+    const pkField = primaryField(c.schema)
+    let pks: bigint[] | string[]
+    if (pkField.dataType === 'Int64') {
+      if (ids.id_field !== 'int_id') throw invalid('primary key is int64, but IDs type mismatch')
+      pks = (ids.int_id?.data ?? []).map((v) => BigInt(v))
+    } else {
+      if (ids.id_field !== 'str_id') throw invalid('primary key is varchar, but IDs type mismatch')
+      pks = (ids.str_id?.data ?? []).map(String)
+    }
+    if (pks.length === 0) throw invalid('`ids` value [] is illegal')
+    if (pks.length > MAX_TOPK) {
+      throw invalid(`nq [${pks.length}] is invalid, nq (number of search vector per search request) should be in range [1, ${MAX_TOPK}], but got ${pks.length}`)
+    }
+    const seen = new Set<bigint | string>()
+    const dups = new Set<bigint | string>()
+    for (const pk of pks) (seen.has(pk) ? dups : seen).add(pk)
+    if (dups.size > 0) throw invalid(`duplicate primary key IDs are not allowed in search by IDs: [${[...dups].join(' ')}]`)
+    const { selection, missing } = rowsByPrimaryKey(this.d.data.runtime(c.id), { ts, partitionIds }, pks)
+    if (missing.length > 0) throw invalid(`some of the provided primary key IDs do not exist: missing IDs = [${missing.join(' ')}]`)
+    return gather(field, selection) as VectorColumn
   }
 
   private async search(req: Req, ctx: CallContext): Promise<Record<string, unknown>> {
@@ -798,11 +1001,55 @@ export class MilvusService {
     const out = this.outputFields(c, strList(req.output_fields), { withVectors: true })
     const partitionIds = this.partitionFilter(c, strList(req.partition_names), true)
     const ts = await this.snapshotTs(req, c)
-    const { spec, nq, roundDecimal } = this.searchSpec(c, req, ts, partitionIds)
+    const parsed = this.searchSpec(c, req, ts, partitionIds)
+    const { spec, nq, roundDecimal } = parsed
     const started = performance.now()
+    if (parsed.iterator) {
+      const page = this.iteratorPage(c, out, parsed, parsed.iterator)
+      this.d.metrics.searched(nq, (performance.now() - started) / 1000)
+      return page
+    }
     const res = search(data.runtime(c.id), spec)
     this.d.metrics.searched(nq, (performance.now() - started) / 1000)
-    return this.searchResults(c, out, res, Array.from(res.scores), nq, spec.topk, roundDecimal, ts)
+    return this.searchResults(c, out, res, Array.from(res.scores), nq, spec.topk, roundDecimal, ts, undefined, { groupField: parsed.groupField })
+  }
+
+  /**
+   * One page of search iterator v2. The reply's token names the cursor and last_bound is the last
+   * hit's score (Milvus's getLastBound: the incoming bound on an empty page, or the best possible
+   * score on an empty first page).
+   */
+  private iteratorPage(c: CollectionInfo, out: ReturnType<MilvusService['outputFields']>, parsed: ParsedSearch, it: IteratorRequest): Record<string, unknown> {
+    if (parsed.nq !== 1) throw invalid('Not support multiple vector iterator at present')
+    const token = it.token ?? this.iterators.newToken()
+    let cursor = it.token ? this.iterators.get(it.token, c.id) : undefined
+    if (!cursor) {
+      // A token this server does not know (expired, or from before a restart): read the snapshot
+      // the client's earlier pages read, when it says which.
+      const g = it.guaranteeTs
+      const ts = it.token && g > 0n && g < parsed.spec.ts ? g : parsed.spec.ts
+      cursor = { collectionId: c.id, ts, bound: undefined, returned: new Set() }
+    }
+    // Rows tied with the bound can be told apart only when this cursor handed out that bound.
+    const continues = it.bound !== undefined && cursor.bound === it.bound
+    const page: IteratorPage = { bound: it.bound, includeBound: continues, returned: continues ? cursor.returned : new Set() }
+    const spec: SearchSpec = { ...parsed.spec, ts: cursor.ts }
+    const res = searchIteratorPage(this.d.data.runtime(c.id), spec, page)
+    const n = res.scores.length
+    let lastBound: number
+    if (n > 0) {
+      lastBound = res.scores[n - 1]!
+      const returned = continues && lastBound === it.bound ? cursor.returned : new Set<bigint | string>()
+      for (let i = n - 1; i >= 0 && res.scores[i] === lastBound; i--) returned.add(res.chunks[res.chunk[i]!]!.pks[res.row[i]!]!)
+      cursor.bound = lastBound
+      cursor.returned = returned
+    } else {
+      lastBound = it.bound ?? (higherIsBetter(spec.metric) ? MAX_FLOAT32 : -MAX_FLOAT32)
+    }
+    this.iterators.put(token, cursor)
+    return this.searchResults(c, out, res, Array.from(res.scores), 1, spec.topk, parsed.roundDecimal, cursor.ts, undefined, {
+      iterator: { token, last_bound: lastBound },
+    })
   }
 
   private searchResults(
@@ -815,6 +1062,7 @@ export class MilvusService {
     roundDecimal: number,
     ts: Timestamp,
     topks?: number[],
+    extra: { groupField?: FieldSchema; iterator?: { token: string; last_bound: number } } = {},
   ): Record<string, unknown> {
     let scores = rawScores
     if (roundDecimal >= 0) {
@@ -837,6 +1085,8 @@ export class MilvusService {
         all_search_count: String(sel.row.length),
         primary_field_name: pkField.name,
         recalls: [],
+        ...(extra.groupField ? { group_by_field_value: encodeFieldData(extra.groupField, gather(extra.groupField, sel)) } : {}),
+        ...(extra.iterator ? { search_iterator_v2_results: extra.iterator } : {}),
       },
       collection_name: c.name,
       session_ts: tsString(ts),
@@ -867,6 +1117,8 @@ export class MilvusService {
     const offset = int(rank.offset, 'offset', 0)
     if (offset < 0 || offset + limit > MAX_TOPK) throw invalid(`limit + offset should be in range [1, ${MAX_TOPK}], but got ${offset + limit}`)
     const roundDecimal = int(rank.round_decimal, 'round_decimal', -1)
+    // Milvus groups hybrid results by rank_params' group_by_field (sub-requests' own are ignored).
+    if ((rank.group_by_field ?? '').trim()) throw new DbError('ServiceUnimplemented', 'grouping in hybrid search (group_by_field in rank_params) is not implemented by Harrier yet')
     let contribution: (metric: MetricType, score: number, rankPos: number, sub: number) => number
     if (strategy === 'rrf') {
       const k = rankParams.k === undefined ? 60 : Number(rankParams.k)
@@ -890,7 +1142,7 @@ export class MilvusService {
     type Found = { score: number; chunk: RowChunk; row: number }
     let perQuery: Map<bigint | string, Found>[] = []
     subs.forEach((sub, i) => {
-      const { spec, nq: subNq } = this.searchSpec(c, { ...sub, use_default_consistency: false }, ts, partitionIds)
+      const { spec, nq: subNq } = this.searchSpec(c, { ...sub, use_default_consistency: false }, ts, partitionIds, 'hybrid')
       if (nq === -1) {
         nq = subNq
         perQuery = Array.from({ length: nq }, () => new Map())

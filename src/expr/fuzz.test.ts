@@ -54,7 +54,9 @@ function checkOne(text: string): void {
   }
   if (plan) evaluateFilter(plan, chunk)
   const ms = performance.now() - t0
-  assert.ok(ms < 250, `${JSON.stringify(text.slice(0, 80))} took ${ms.toFixed(1)} ms`)
+  // A hang guard, not a timing test: the bound is loose enough for a busy 2-core CI machine while
+  // still catching exponential backtracking, which takes seconds to minutes on these inputs.
+  assert.ok(ms < 3000, `${JSON.stringify(text.slice(0, 80))} took ${ms.toFixed(1)} ms`)
 }
 
 const soup = fc.array(fc.constantFrom(...ATOMS), { minLength: 1, maxLength: 14 }).chain((atoms) =>

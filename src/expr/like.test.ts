@@ -53,6 +53,7 @@ describe('LIKE', () => {
     const s = 'a'.repeat(20_000)
     const t0 = performance.now()
     assert.equal(m(s), false)
-    assert.ok(performance.now() - t0 < 500)
+    // Backtracking would take minutes here; the loose bound only guards against that.
+    assert.ok(performance.now() - t0 < 3000)
   })
 })

@@ -58,8 +58,10 @@ describe('IndexBuildPool', () => {
     }
     const ms = performance.now() - t0
     assert.ok(ms > 100, `build took ${ms} ms; too short to show anything`)
-    assert.ok(ticks >= ms / 5 / 4, `${ticks} ticks in ${ms} ms`)
-    assert.ok(maxGap < 150, `event loop blocked for ${maxGap} ms`)
+    // Relative bounds: a build on the event loop would block it for (nearly) the whole build, while
+    // a busy CI machine may still delay single ticks by a few hundred ms.
+    assert.ok(ticks >= ms / 5 / 10, `${ticks} ticks in ${ms} ms`)
+    assert.ok(maxGap < Math.max(300, ms / 2), `event loop blocked for ${maxGap} ms of a ${ms} ms build`)
     assert.ok(progress.length >= 3, `progress ${progress.join()}`)
     assert.equal(progress.at(-1), 1)
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! >= progress[i - 1]!)

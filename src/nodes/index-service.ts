@@ -155,8 +155,10 @@ export class IndexService {
       return
     }
     const live = this.memorySegment(c.id, task.segment)
-    if (live && live.chunks.length === 1) {
-      live.indexes.set(field.name, { indexId: index.id, indexType: index.indexType, metric: index.metricType as MetricType, index: loadVectorIndex(files) })
+    const liveColumn = live && live.chunks.length === 1 ? (live.chunks[0]!.columns.get(field.name) as VectorColumn | undefined) : undefined
+    if (live && liveColumn) {
+      // Handing the segment's own column over keeps one copy of the vectors in memory, not two.
+      live.indexes.set(field.name, { indexId: index.id, indexType: index.indexType, metric: index.metricType as MetricType, index: loadVectorIndex(files, liveColumn) })
     }
     log.info({ collection: c.name, segment: task.segment.id.toString(), index: index.name, rows: task.segment.numRows, buildMs: Math.round(buildMs) }, 'segment index built')
   }
@@ -179,7 +181,8 @@ export class IndexService {
       if (rec.segmentId !== seg.id || !c.indexes.some((i) => i.id === rec.indexId)) continue
       const files = new Map<string, Uint8Array>()
       for (const [name, key] of Object.entries(rec.files)) files.set(name, await this.d.objects.get(key))
-      seg.indexes.set(rec.fieldName, { indexId: rec.indexId, indexType: rec.indexType, metric: rec.metricType as MetricType, index: loadVectorIndex(files) })
+      const column = seg.chunks.length === 1 ? (seg.chunks[0]!.columns.get(rec.fieldName) as VectorColumn | undefined) : undefined
+      seg.indexes.set(rec.fieldName, { indexId: rec.indexId, indexType: rec.indexType, metric: rec.metricType as MetricType, index: loadVectorIndex(files, column) })
     }
   }
 

@@ -4,23 +4,22 @@
  * Per chunk: MVCC visibility bitset AND the compiled filter bitset, then the vector kernel with that
  * allow-list; per-chunk top-k lists are merged into the global top-k. Retrieve is the same without
  * vectors. Output columns are gathered once at the end, only for the rows that survive.
+ *
+ * Variants: grouping search (group-search.ts), search iterator pages (exact, below the previous
+ * page's bound) and the primary-key lookup behind search-by-ids.
  */
-import type { Bitset } from '../common/bitset.js'
 import { invalid } from '../common/errors.js'
-import type { Timestamp } from '../common/tso.js'
-import { evaluateFilter, type FilterPlan } from '../expr/index.js'
 import { bruteForceSearch, higherIsBetter, mergeTopK, type MetricType } from '../index/index.js'
 import type { Column, VectorColumn } from '../schema/columns.js'
 import { emptyColumn, takeRows } from '../schema/field-data.js'
 import type { FieldSchema } from '../schema/types.js'
-import type { RowChunk, Segment } from '../segment/segment.js'
+import type { RowChunk } from '../segment/segment.js'
 import type { CollectionRuntime } from '../segment/collection-runtime.js'
+import { searchGrouped, type GroupingSpec } from './group-search.js'
+import { scanChunks, vectorRows, type ScanSpec } from './scan.js'
 
-export interface ScanSpec {
-  readonly ts: Timestamp
-  readonly filter?: FilterPlan
-  readonly partitionIds?: ReadonlySet<bigint>
-}
+export type { GroupingSpec } from './group-search.js'
+export type { ScanSpec } from './scan.js'
 
 export interface SearchSpec extends ScanSpec {
   readonly annsField: string
@@ -32,6 +31,8 @@ export interface SearchSpec extends ScanSpec {
   readonly rangeFilter?: number
   /** Index search parameters as the client sent them (ef, nprobe, ...). */
   readonly indexParams?: Record<string, unknown>
+  /** Grouping search: topk counts groups and offset skips groups. */
+  readonly grouping?: GroupingSpec
 }
 
 /** Rows picked out of a set of chunks, in result order. */
@@ -53,21 +54,9 @@ interface Hit {
   readonly row: number
 }
 
-function* scanChunks(rt: CollectionRuntime, spec: ScanSpec): Iterable<{ seg: Segment; chunk: RowChunk; allow: Bitset }> {
-  for (const shard of rt.shards) {
-    for (const seg of shard.readableSegments(spec.partitionIds)) {
-      for (const chunk of seg.chunks) {
-        if (chunk.numRows === 0) continue
-        const allow = chunk.visibility(spec.ts)
-        if (spec.filter) allow.and(evaluateFilter(spec.filter, chunk))
-        yield { seg, chunk, allow }
-      }
-    }
-  }
-}
-
 export function search(rt: CollectionRuntime, spec: SearchSpec): SearchResult {
-  const nq = columnRowCount(spec.queries)
+  if (spec.grouping) return searchGrouped(rt, spec, spec.grouping)
+  const nq = vectorRows(spec.queries)
   const k = spec.topk + spec.offset
   const better = higherIsBetter(spec.metric)
   const chunks: RowChunk[] = []
@@ -104,6 +93,126 @@ export function search(rt: CollectionRuntime, spec: SearchSpec): SearchResult {
     chunk: Int32Array.from(picked, (h) => h.chunk),
     row: Int32Array.from(picked, (h) => h.row),
   }
+}
+
+/** Where a search iterator page starts: after the previous page's last hit. */
+export interface IteratorPage {
+  /** Score (float32) of the previous page's last hit; absent on the first page. */
+  readonly bound?: number
+  /**
+   * Whether rows scoring exactly `bound` may still come, except those in `returned`; when false
+   * only rows strictly worse than `bound` do (what Milvus does; it may skip tied rows).
+   */
+  readonly includeBound: boolean
+  /** Primary keys already returned with a score equal to `bound`. */
+  readonly returned: ReadonlySet<bigint | string>
+}
+
+/**
+ * One page of a search iterator (nq = 1): the best `spec.topk` rows scoring worse than the previous
+ * page's bound (ties at the bound handled by primary key), within the client's own range if any.
+ * Always an exact scan, ignoring ANN indexes: an approximate index could skip a row on one page and
+ * the bound would then hide it from every later page.
+ */
+export function searchIteratorPage(rt: CollectionRuntime, spec: SearchSpec, page: IteratorPage): SearchResult {
+  const better = higherIsBetter(spec.metric)
+  const range = iteratorRange(spec.metric, spec.radius, spec.rangeFilter, page)
+  const empty: SearchResult = { chunks: [], topks: [0], scores: new Float32Array(0), chunk: new Int32Array(0), row: new Int32Array(0) }
+  if (!range) return empty
+  // Rows tied at the bound that were already returned come back from the kernel; ask for that many more.
+  const k = spec.topk + (page.includeBound ? page.returned.size : 0)
+  const chunks: RowChunk[] = []
+  const lists: Hit[][] = []
+  for (const { chunk, allow } of scanChunks(rt, spec)) {
+    if (allow.count() === 0) continue
+    const col = chunk.columns.get(spec.annsField) as VectorColumn | undefined
+    if (!col) continue
+    const ci = chunks.push(chunk) - 1
+    const [h] = bruteForceSearch(col, spec.queries, { k, allow, metric: spec.metric, ...range })
+    const list: Hit[] = []
+    for (let i = 0; i < h!.rows.length; i++) {
+      const row = h!.rows[i]!
+      if (page.includeBound && page.returned.size > 0 && page.returned.has(chunk.pks[row]!)) continue
+      list.push({ score: h!.scores[i]!, chunk: ci, row })
+    }
+    lists.push(list)
+  }
+  const picked = mergeTopK(lists, spec.topk, better)
+  return {
+    chunks,
+    topks: [picked.length],
+    scores: Float32Array.from(picked, (h) => h.score),
+    chunk: Int32Array.from(picked, (h) => h.chunk),
+    row: Int32Array.from(picked, (h) => h.row),
+  }
+}
+
+/**
+ * The kernel's range parameters for a page: the client's range (if radius is given) narrowed to
+ * scores no better than the bound (or strictly worse: the next float32 past it). Undefined when
+ * nothing can qualify.
+ */
+function iteratorRange(
+  metric: MetricType,
+  radius: number | undefined,
+  rangeFilter: number | undefined,
+  page: IteratorPage,
+): { radius?: number; rangeFilter?: number } | undefined {
+  if (page.bound === undefined) return { radius, rangeFilter }
+  const higher = higherIsBetter(metric)
+  // The kernel ignores range_filter without radius, so an unpaired one never narrows the range.
+  const own = radius !== undefined ? rangeFilter : undefined
+  if (higher) {
+    const edge = page.includeBound ? page.bound : -nextUp32(-page.bound)
+    const rf = own === undefined ? edge : Math.min(own, edge)
+    const r = radius ?? -Infinity
+    return rf > r ? { radius: r, rangeFilter: rf } : undefined
+  }
+  const edge = page.includeBound ? page.bound : nextUp32(page.bound)
+  const rf = own === undefined ? edge : Math.max(own, edge)
+  const r = radius ?? Infinity
+  return rf < r ? { radius: r, rangeFilter: rf } : undefined
+}
+
+const F32 = new Float32Array(1)
+const I32 = new Int32Array(F32.buffer)
+
+/** The smallest float32 greater than float32 `x` (scores are compared as float32). */
+function nextUp32(x: number): number {
+  if (Number.isNaN(x) || x === Infinity) return x
+  if (x === 0) return 2 ** -149
+  F32[0] = x
+  I32[0] = x > 0 ? I32[0]! + 1 : I32[0]! - 1
+  return F32[0]!
+}
+
+/**
+ * The rows holding the given primary keys in the snapshot (the filter does not apply: the keys
+ * name query vectors, not candidates), in the order asked, and the keys not found.
+ */
+export function rowsByPrimaryKey(
+  rt: CollectionRuntime,
+  spec: ScanSpec,
+  pks: readonly (bigint | string)[],
+): { selection: RowSelection; missing: (bigint | string)[] } {
+  const want = new Map<bigint | string, number>()
+  pks.forEach((pk, i) => want.set(pk, i))
+  const chunks: RowChunk[] = []
+  const chunkIdx = new Int32Array(pks.length).fill(-1)
+  const rowIdx = new Int32Array(pks.length)
+  for (const { chunk, allow } of scanChunks(rt, { ts: spec.ts, partitionIds: spec.partitionIds })) {
+    const keys = chunk.pks
+    let ci = -1
+    for (let r = 0; r < chunk.numRows; r++) {
+      const at = want.get(keys[r]!)
+      if (at === undefined || !allow.get(r)) continue
+      if (ci < 0) ci = chunks.push(chunk) - 1
+      chunkIdx[at] = ci
+      rowIdx[at] = r
+    }
+  }
+  const missing = pks.filter((_, i) => chunkIdx[i]! < 0)
+  return { selection: { chunks, chunk: chunkIdx, row: rowIdx }, missing }
 }
 
 export interface RetrieveSpec extends ScanSpec {
@@ -157,15 +266,4 @@ export function gather(field: FieldSchema, sel: RowSelection): Column {
     return col
   })
   return takeRows(field, parts, { chunk: sel.chunk, row: sel.row })
-}
-
-function columnRowCount(col: VectorColumn): number {
-  switch (col.type) {
-    case 'SparseFloatVector':
-      return col.data.length
-    case 'BinaryVector':
-      return col.data.length / (col.dim / 8)
-    default:
-      return col.data.length / col.dim
-  }
 }
