@@ -128,6 +128,7 @@ function goBool(v: string | undefined): boolean | undefined {
       return undefined
   }
 }
+
 const BOUNDED_GRACE_MS = 5000
 
 /** Milvus reports Finished once every flushed segment is indexed (growing data never is). */

@@ -190,6 +190,34 @@ export class Catalog {
     for (const p of c.checkpoints) this.checkpoints.set(`${p.collectionId}/${p.shard}`, p)
   }
 
+  /**
+   * The compaction commit: the merged segment replaces its sources (and their built indexes) in one
+   * transaction. Returns the index records that became garbage, for file cleanup.
+   */
+  async commitCompaction(collectionId: bigint, removed: readonly SegmentInfo[], added: SegmentInfo | undefined): Promise<SegmentIndexInfo[]> {
+    const gone = new Set(removed.map((s) => s.id))
+    const staleIndexes = (this.segmentIndexes.get(collectionId) ?? []).filter((i) => gone.has(i.segmentId))
+    const ops: TxnOp[] = [
+      ...removed.map((s) => ({ type: 'delete' as const, key: this.k('segment', s.collectionId, s.id) })),
+      ...staleIndexes.map((i) => ({ type: 'delete' as const, key: this.k('segment_index', i.collectionId, i.segmentId, i.indexId) })),
+      ...(added ? [{ type: 'put' as const, key: this.k('segment', collectionId, added.id), value: toJson(added) }] : []),
+    ]
+    const res = await this.store.txn({
+      compare: [
+        { key: this.k('collection', collectionId), target: 'version', op: '>', value: 0 },
+        // Every source must still be there: a concurrent drop or compaction wins, this one retries later.
+        ...removed.map((s) => ({ key: this.k('segment', s.collectionId, s.id), target: 'version' as const, op: '>' as const, value: 0 })),
+      ],
+      success: ops,
+    })
+    if (!res.succeeded) throw new DbError('SegmentNotFound', 'a compaction source changed during compaction')
+    const map = this.segmentMap(collectionId)
+    for (const s of removed) map.delete(s.id)
+    if (added) map.set(added.id, added)
+    this.segmentIndexes.set(collectionId, (this.segmentIndexes.get(collectionId) ?? []).filter((i) => !gone.has(i.segmentId)))
+    return staleIndexes
+  }
+
   // ---- segment indexes
 
   segmentIndexesOf(collectionId: bigint): SegmentIndexInfo[] {

@@ -36,6 +36,10 @@ const META_STORES: Readonly<Record<string, Opener<MetaStore>>> = {
 const OBJECT_STORES: Readonly<Record<string, Opener<ObjectStore>>> = {
   'memory:': async () => new MemoryObjectStore(),
   'file:': (url, deps) => LocalObjectStore.open({ root: fileURLToPath(url), log: deps.log }),
+  's3:': async (url, deps) => {
+    const { S3ObjectStore, parseS3Url } = await import('./object-store/s3-object-store.js')
+    return S3ObjectStore.open({ ...parseS3Url(url), log: deps.log })
+  },
 }
 
 const WAL_PROVIDERS: Readonly<Record<string, Opener<WalProvider>>> = {

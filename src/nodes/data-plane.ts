@@ -40,6 +40,8 @@ export interface DataPlaneConfig {
   readonly segmentMaxRows: number
   /** Growing data older than this is flushed by the background loop. */
   readonly flushIntervalMs: number
+  /** How often the background loop looks for segments to compact. */
+  readonly compactionIntervalMs: number
 }
 
 export interface DataPlaneDeps {
@@ -74,6 +76,7 @@ export class DataPlane {
   private flushLock: Promise<unknown> = Promise.resolve()
   private timer: NodeJS.Timeout | undefined
   private lastFlushMs = Date.now()
+  private lastCompactMs = Date.now()
   private readonly flushListeners: ((collectionIds: bigint[]) => void)[] = []
   private segmentLoader: ((rt: CollectionRuntime, seg: Segment) => Promise<void>) | undefined
 
@@ -488,6 +491,110 @@ export class DataPlane {
     return { info: { id: seg.id, collectionId: rt.info.id, partitionId: seg.partitionId, shard: seg.shard, numRows: seg.numRows, binlogs, sizeBytes }, merged }
   }
 
+  /**
+   * Compaction: merges small flushed segments of one shard and partition, and rewrites segments with
+   * many deleted rows, dropping rows deleted before the compaction's snapshot. Runs under the flush
+   * lock, so it never interleaves with a flush of the same segments. Only loaded collections are
+   * compacted (their rows are in memory); returns the number of merged segments written.
+   */
+  compact(collectionIds?: readonly bigint[]): Promise<number> {
+    const run = () => this.compactNow(collectionIds)
+    const p = this.flushLock.then(run, run)
+    this.flushLock = p.catch(() => undefined)
+    return p
+  }
+
+  private async compactNow(collectionIds?: readonly bigint[]): Promise<number> {
+    const { catalog, objects, log } = this.deps
+    const targets = collectionIds ? collectionIds.map((id) => this.runtime(id)) : [...this.runtimes.values()]
+    let done = 0
+    for (const rt of targets) {
+      if (!rt.info.load) continue
+      for (const plan of this.compactionPlans(rt)) {
+        const ts = this.channel.tsafe()
+        const sources = plan.map((p) => p.info)
+        const chunks = plan.map((p) => p.seg.chunks[0]!)
+        const picks = { chunk: [] as number[], row: [] as number[] }
+        chunks.forEach((c, ci) =>
+          c.visibility(ts).forEach((r) => {
+            picks.chunk.push(ci)
+            picks.row.push(r)
+          }),
+        )
+        const sel = { chunk: Int32Array.from(picks.chunk), row: Int32Array.from(picks.row) }
+        const columns = new Map<string, Column>()
+        for (const field of rt.info.schema.fields) {
+          const parts = chunks.map((c) => c.columns.get(field.name)).filter((c): c is Column => c !== undefined)
+          if (parts.length === chunks.length) columns.set(field.name, takeRows(field, parts, sel))
+        }
+        const timestamps = BigInt64Array.from(picks.row, (r, i) => chunks[picks.chunk[i]!]!.timestamps[r]!)
+        const first = plan[0]!
+        const id = await catalog.allocIds(1)
+        const seg = new Segment(id, first.info.partitionId, first.info.shard, 'flushed')
+        const pk = columns.get(rt.pkField.name)!
+        seg.append(new RowChunk(columns, picks.row.length, pk.data as PrimaryKeys, timestamps))
+        // Every row deleted: the sources just go away.
+        const info = seg.numRows > 0 ? (await this.writeSegment(rt, seg)).info : undefined
+        let stale: SegmentIndexInfo[]
+        try {
+          stale = await catalog.commitCompaction(rt.info.id, sources, info)
+        } catch (e) {
+          if (info) await objects.delete(Object.values(info.binlogs)).catch(() => undefined)
+          log.warn({ err: e, collection: rt.info.name }, 'compaction abandoned')
+          continue
+        }
+        // Synchronous swap: readers see either the sources or the merged segment, never both.
+        const shard = rt.shards[first.info.shard]!
+        shard.dropSegments(sources.map((s) => s.id))
+        for (const s of sources) rt.loadedSegments.delete(s.id)
+        if (info) {
+          shard.addLoadedSegment(seg)
+          rt.loadedSegments.add(seg.id)
+        }
+        const garbage = [...sources.flatMap((s) => Object.values(s.binlogs)), ...stale.flatMap((i) => Object.values(i.files))]
+        objects.delete(garbage).catch((e: unknown) => log.warn({ err: e }, 'deleting compacted files failed'))
+        log.info({ collection: rt.info.name, sources: sources.map((s) => s.id.toString()), segment: id.toString(), rows: seg.numRows, dropped: sources.reduce((a, s) => a + s.numRows, 0) - seg.numRows }, 'segments compacted')
+        done++
+      }
+    }
+    if (done > 0) for (const fn of this.flushListeners) fn(targets.map((rt) => rt.info.id))
+    return done
+  }
+
+  /** Groups of flushed, in-memory segments worth rewriting, per shard and partition. */
+  private compactionPlans(rt: CollectionRuntime): { info: SegmentInfo; seg: Segment }[][] {
+    const max = this.deps.config.segmentMaxRows
+    const groups = new Map<string, { info: SegmentInfo; seg: Segment; live: number }[]>()
+    for (const info of this.deps.catalog.segmentsOf(rt.info.id)) {
+      const seg = rt.shards[info.shard]?.segments.get(info.id)
+      if (!seg || seg.state !== 'flushed' || seg.chunks.length !== 1) continue
+      const live = seg.numRows - seg.chunks[0]!.deletedCount
+      const key = `${info.shard}/${info.partitionId}`
+      let g = groups.get(key)
+      if (!g) groups.set(key, (g = []))
+      g.push({ info, seg, live })
+    }
+    const plans: { info: SegmentInfo; seg: Segment }[][] = []
+    for (const g of groups.values()) {
+      // Deletion-heavy segments are rewritten alone; small ones are packed together up to the size cap.
+      for (const x of g) if (x.seg.numRows >= 100 && x.live < x.seg.numRows * 0.8) plans.push([x])
+      const small = g.filter((x) => !plans.some((p) => p[0] === x) && x.live < max / 2).sort((a, b) => (a.info.id < b.info.id ? -1 : 1))
+      let cur: typeof small = []
+      let rows = 0
+      for (const x of small) {
+        if (rows + x.live > max && cur.length > 0) {
+          if (cur.length > 1) plans.push(cur)
+          cur = []
+          rows = 0
+        }
+        cur.push(x)
+        rows += x.live
+      }
+      if (cur.length > 1) plans.push(cur)
+    }
+    return plans
+  }
+
   /** Drops WAL records that every shard has persisted. */
   private async truncateWal(): Promise<void> {
     let min = this.channel.appliedOffset()
@@ -500,8 +607,12 @@ export class DataPlane {
   // ---------------------------------------------------------------- background
 
   start(): void {
-    const every = Math.max(200, Math.min(this.deps.config.flushIntervalMs, 5000))
+    const every = Math.max(200, Math.min(this.deps.config.flushIntervalMs, this.deps.config.compactionIntervalMs, 5000))
     this.timer = setInterval(() => {
+      if (Date.now() - this.lastCompactMs >= this.deps.config.compactionIntervalMs) {
+        this.lastCompactMs = Date.now()
+        this.compact().catch((e: unknown) => this.deps.log.error({ err: e }, 'background compaction failed'))
+      }
       if (Date.now() - this.lastFlushMs < this.deps.config.flushIntervalMs) return
       if (!this.hasSealedOrOld()) return
       this.flush().catch((e: unknown) => this.deps.log.error({ err: e }, 'background flush failed'))

@@ -19,6 +19,8 @@ export interface StandaloneConfig {
   segmentMaxRows: number
   /** Unflushed data older than this is flushed in the background. */
   flushIntervalMs: number
+  /** How often the background loop looks for small or delete-heavy segments to merge. */
+  compactionIntervalMs: number
   /** Worker threads building indexes (0 = one less than the cores, at least 1). */
   indexBuildThreads: number
 }
@@ -31,6 +33,7 @@ export const DEFAULTS: StandaloneConfig = {
   logLevel: 'info',
   segmentMaxRows: 1_000_000,
   flushIntervalMs: 300_000,
+  compactionIntervalMs: 60_000,
   indexBuildThreads: 0,
 }
 
@@ -50,6 +53,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'logLevel', flag: '--log-level', env: 'HARRIER_LOG_LEVEL', kind: 'level', help: 'debug | info | warn | error | silent' },
   { key: 'segmentMaxRows', flag: '--segment-max-rows', env: 'HARRIER_SEGMENT_MAX_ROWS', kind: 'int', help: 'rows at which a growing segment seals' },
   { key: 'flushIntervalMs', flag: '--flush-interval-ms', env: 'HARRIER_FLUSH_INTERVAL_MS', kind: 'int', help: 'background flush period for unflushed data' },
+  { key: 'compactionIntervalMs', flag: '--compaction-interval-ms', env: 'HARRIER_COMPACTION_INTERVAL_MS', kind: 'int', help: 'how often small and delete-heavy segments are merged' },
   { key: 'indexBuildThreads', flag: '--index-build-threads', env: 'HARRIER_INDEX_BUILD_THREADS', kind: 'count', help: 'worker threads that build indexes (0 = cores - 1, at least 1)' },
 ]
 

@@ -61,7 +61,7 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
       wal,
       tso,
       log: log.child({ role: 'datanode' }),
-      config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs },
+      config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs },
     })
     const pool = new IndexBuildPool({ size: cfg.indexBuildThreads || undefined })
     const indexes = new IndexService({ catalog, objects, data, pool, log: log.child({ role: 'indexnode' }) })

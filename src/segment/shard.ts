@@ -153,6 +153,29 @@ export class ShardReplica {
     seg.chunks.push(merged)
   }
 
+  /** Removes segments (compaction sources) and their rows' entries in the primary-key index. */
+  dropSegments(ids: readonly bigint[]): void {
+    for (const id of ids) {
+      const seg = this.segments.get(id)
+      if (!seg) continue
+      this.segments.delete(id)
+      for (const chunk of seg.chunks) {
+        for (let row = 0; row < chunk.numRows; row++) {
+          const pk = chunk.pks[row]!
+          const cur = this.pkIndex.get(pk)
+          if (cur === undefined) continue
+          if (Array.isArray(cur)) {
+            const rest = cur.filter((r) => r.chunk !== chunk)
+            if (rest.length === 0) this.pkIndex.delete(pk)
+            else this.pkIndex.set(pk, rest.length === 1 ? rest[0]! : rest)
+          } else if (cur.chunk === chunk) {
+            this.pkIndex.delete(pk)
+          }
+        }
+      }
+    }
+  }
+
   /** Drops flushed segments' rows from memory (Release); growing data stays for the next flush. */
   releaseFlushed(): void {
     for (const [id, seg] of this.segments) if (seg.state === 'flushed') this.segments.delete(id)

@@ -180,9 +180,17 @@ function startDaemon(name: string, bin: string, args: string[], dir: string): Da
   live.add(child)
   if (!exitHookInstalled) {
     exitHookInstalled = true
-    process.once('exit', () => {
+    const killAll = (): void => {
       for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-    })
+    }
+    process.once('exit', killAll)
+    // A signal ends the process without 'exit': kill the daemons, then die of the signal as before.
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.once(sig, () => {
+        killAll()
+        process.kill(process.pid, sig)
+      })
+    }
   }
   return {
     name,

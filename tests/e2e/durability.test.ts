@@ -164,7 +164,7 @@ describe('durability', () => {
     const cycles = 4
     for (let cycle = 0; cycle < cycles; cycle++) {
       // A small flush interval makes kills land during flushes and WAL truncation too.
-      const server = await child(dataDir, ['--flush-interval-ms', '300', '--segment-max-rows', '400'])
+      const server = await child(dataDir, ['--flush-interval-ms', '300', '--segment-max-rows', '400', '--compaction-interval-ms', '700'])
       const client = server.client()
       await client.connectPromise
       if (cycle === 0) await createCollection(client)

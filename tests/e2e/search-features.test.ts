@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import * as grpc from '@grpc/grpc-js'
 import { DataType, ErrorCode, type MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { loadMilvusProto } from '../../src/schema/milvus-proto.js'
 import { startServer, type TestServer } from './server.js'
 
 type Row = Record<string, any>
@@ -126,6 +128,17 @@ describe('Milvus 2.6 search features through the official SDK', () => {
   async function indexAndLoad(collection: string, indexType: string, metric: string, params: Record<string, unknown> = {}): Promise<void> {
     ok(await statusOf(client.createIndex({ collection_name: collection, field_name: 'v', index_type: indexType, metric_type: metric, params } as never)), `index ${collection}`)
     ok(await statusOf(client.loadCollection({ collection_name: collection })), `load ${collection}`)
+  }
+
+  async function waitIndexed(collection: string): Promise<void> {
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const d = await client.describeIndex({ collection_name: collection, field_name: 'v' })
+      const x = d.index_descriptions[0]!
+      if (x.state === 'Finished' && Number(x.pending_index_rows) === 0 && Number(x.indexed_rows) > 0) return
+      if (Date.now() > deadline) assert.fail(`index not built: ${JSON.stringify(x)}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
   }
 
   async function searchOk(req: Record<string, unknown>, what: string): Promise<Hit[] | Hit[][]> {
@@ -320,6 +333,44 @@ describe('Milvus 2.6 search features through the official SDK', () => {
     failed(await statusOf(client.search({ collection_name: 'bypk_str', ids: ['nope'], limit: 3 } as never)), 'missing VarChar id', /missing IDs = \[nope\]/)
   })
 
+  it('on the wire: group_by_field_value lines up with the hits; ids of the wrong key type or none are refused', async () => {
+    const proto = loadMilvusProto()
+    const raw = new grpc.Client(server.address, grpc.credentials.createInsecure())
+    const searchRaw = (req: Record<string, unknown>) =>
+      new Promise<any>((resolve, reject) => {
+        const payload = Buffer.from(proto.encode('milvus.proto.milvus.SearchRequest', { dsl_type: 'BoolExprV1', consistency_level: 'Strong', ...req }))
+        raw.makeUnaryRequest(
+          '/milvus.proto.milvus.MilvusService/Search',
+          (x: Buffer) => x,
+          (b: Buffer) => proto.decode('milvus.proto.milvus.SearchResults', b),
+          payload,
+          (err, res) => (err ? reject(err) : resolve(res)),
+        )
+      })
+    const params = (kv: Record<string, string>) => Object.entries(kv).map(([key, value]) => ({ key, value }))
+    try {
+      const res = await searchRaw({
+        collection_name: 'grp',
+        ids: { int_id: { data: ['5', '6'] } },
+        output_fields: ['doc'],
+        search_params: params({ anns_field: 'v', topk: '4', group_by_field: 'doc', group_size: '2' }),
+      })
+      assert.equal(res.status.code, 0, res.status.reason)
+      const docs = res.results.fields_data.find((f: any) => f.field_name === 'doc').scalars.long_data.data
+      assert.equal(res.results.group_by_field_value.field_name, 'doc')
+      assert.deepEqual(res.results.group_by_field_value.scalars.long_data.data, docs)
+      assert.equal(res.results.num_queries, '2')
+      assert.equal(res.results.topks.length, 2)
+
+      const mismatch = await searchRaw({ collection_name: 'bypk', ids: { str_id: { data: ['4'] } }, search_params: params({ anns_field: 'v', topk: '3' }) })
+      assert.match(mismatch.status.reason, /primary key is int64, but IDs type mismatch/)
+      const none = await searchRaw({ collection_name: 'bypk', ids: { int_id: { data: [] } }, search_params: params({ anns_field: 'v', topk: '3' }) })
+      assert.match(none.status.reason, /`ids` value \[\] is illegal/)
+    } finally {
+      raw.close()
+    }
+  })
+
   // ---------------------------------------------------------------- search iterator v2
   it('searchIterator (v2) returns every matching row exactly once, in score order across pages, ties included', async () => {
     const r = rng(61)
@@ -341,9 +392,21 @@ describe('Milvus 2.6 search features through the official SDK', () => {
     await indexAndLoad('iter', 'HNSW', 'IP', { M: 8, efConstruction: 64 })
     const q = randVec(r)
 
-    for (const filter of ['', 'n < 700']) {
-      const matching = filter ? rows.filter((x) => x.n < 700) : rows
-      const it = await client.searchIterator({ collection_name: 'iter', data: q, batchSize: 100, filter, output_fields: ['id'] } as never)
+    // IP range search keeps radius < s <= range_filter.
+    const range = { radius: -0.5, range_filter: 1.5 }
+    for (const [filter, params] of [
+      ['', undefined],
+      ['n < 700', undefined],
+      ['n >= 100', range],
+    ] as const) {
+      const matching = rows.filter((x) => {
+        if (filter === 'n < 700' && !(x.n < 700)) return false
+        if (filter === 'n >= 100' && !(x.n >= 100)) return false
+        const s = ip(x.v, q)
+        return !params || (s > params.radius && s <= params.range_filter)
+      })
+      assert.ok(matching.length > 500, 'enough rows for several pages')
+      const it = await client.searchIterator({ collection_name: 'iter', data: q, batchSize: 100, filter, params, output_fields: ['id'] } as never)
       const pages: Hit[][] = []
       for await (const batch of it as AsyncIterable<Hit[]>) {
         if (!batch || batch.length === 0) break
@@ -351,7 +414,7 @@ describe('Milvus 2.6 search features through the official SDK', () => {
         if (pages.length > 100) throw new Error('iterator does not end')
       }
       const hits = pages.flat()
-      const label = `iterator [${filter}]`
+      const label = `iterator [${filter}]${params ? ' in range' : ''}`
       assert.ok(pages.slice(0, -1).every((p) => p.length === 100), `${label}: full pages of 100`)
       assert.equal(hits.length, matching.length, `${label}: every matching row`)
       assert.equal(new Set(hits.map((h) => String(h.id))).size, hits.length, `${label}: no row twice`)
@@ -364,6 +427,21 @@ describe('Milvus 2.6 search features through the official SDK', () => {
         if (i > 0) assert.ok(h.score <= hits[i - 1]!.score, `${label}: scores never improve across pages`)
       })
     }
+
+    // Grouping over the HNSW-indexed segment: approximate like Milvus, but well-formed and scored right.
+    await waitIndexed('iter')
+    const grouped = (await searchOk({ collection_name: 'iter', data: [q], limit: 12, group_by_field: 'n', group_size: 3, output_fields: ['n'] }, 'grouping over HNSW')) as Hit[]
+    const exact = new Map(ranked(rows, q, 'IP').map((w) => [String(w.id), w.score]))
+    const sizes = new Map<number, number>()
+    let prev: number | undefined
+    for (const h of grouped) {
+      assert.ok(close(h.score, exact.get(String(h.id))!), `HNSW grouped hit ${h.id} carries its exact score`)
+      if (prev !== h.n) assert.ok(!sizes.has(h.n), `group ${h.n} is contiguous`)
+      sizes.set(h.n, (sizes.get(h.n) ?? 0) + 1)
+      prev = h.n
+    }
+    assert.equal(sizes.size, 12)
+    assert.ok([...sizes.values()].every((c) => c <= 3))
   })
 
   it('search iterator v2 on the wire: uuid token, last_bound, stateless tokens and parameter errors', async () => {
