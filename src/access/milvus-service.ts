@@ -157,6 +157,8 @@ export class MilvusService {
   private readonly handlers: Record<string, Handler>
   private readonly iterators = new SearchIterators()
   private nextIdentifier = BigInt(Date.now()) * 1000n
+  /** Finished manual compactions by ID (plan counts), for GetCompactionState. */
+  private readonly compactions = new Map<string, number>()
 
   constructor(deps: MilvusServiceDeps) {
     this.d = deps
@@ -575,6 +577,23 @@ export class MilvusService {
             },
           ],
         }
+      },
+
+      ManualCompaction: async (req, ctx) => {
+        const id = str(req.collectionID)
+        const c = str(req.collection_name) ? this.coll(req, ctx) : root.collectionById(BigInt(id || '0'))
+        if (!c.load) throw new DbError('CollectionNotLoaded', `compaction runs on loaded collections; load ${c.name} first`)
+        // Compaction runs to completion inside the call, so its state is final when it returns.
+        const plans = await data.compact([c.id], { force: true })
+        const compactionID = await root.allocIds(1)
+        this.compactions.set(compactionID.toString(), plans)
+        if (this.compactions.size > 1024) this.compactions.delete(this.compactions.keys().next().value!)
+        return { compactionID: compactionID.toString(), compactionPlanCount: plans }
+      },
+      GetCompactionState: async (req) => {
+        const plans = this.compactions.get(str(req.compactionID))
+        if (plans === undefined) throw invalid(`compaction ${str(req.compactionID)} not found`)
+        return { state: 'Completed', executingPlanNo: '0', timeoutPlanNo: '0', completedPlanNo: String(plans), failedPlanNo: '0' }
       },
 
       // ---------------------------------------------------------- reads

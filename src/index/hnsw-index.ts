@@ -39,28 +39,24 @@ import type { VectorColumn } from '../schema/columns.js'
 import { columnRows } from '../schema/columns.js'
 import { isVectorType } from '../schema/types.js'
 import { bruteForceSearch, checkPair, keyRange, type Hits } from './brute-force.js'
-import { BF16_TABLE, FP16_TABLE } from './half-float.js'
-import { type HnswBuildParams, hnswBuildParams, indexTypeSpec, type SearchProfile, searchEf } from './index-params.js'
 import {
-  cosineFrom,
-  hamming8,
-  ipF32,
-  ipI8,
-  ipU16,
-  jaccard8,
-  l2F32,
-  l2I8,
-  l2U16,
-  normF32,
-  normF64,
-  normI8,
-  normU16,
-} from './kernels.js'
+  countAllowed,
+  decodeDenseColumn,
+  type DenseOrBinary,
+  EMPTY_HITS,
+  exactScorer,
+  isCount,
+  isMetric,
+  nonNullRows,
+  oneRow,
+  type RowScorer,
+  rowToF32,
+} from './dense-rows.js'
+import { type HnswBuildParams, hnswBuildParams, indexTypeSpec, type SearchProfile, searchEf } from './index-params.js'
 import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
 
 type Usearch = typeof usearchModule
-type DenseOrBinary = Exclude<VectorColumn, { type: 'SparseFloatVector' }>
 type ScalarName = 'f32' | 'f16' | 'bf16' | 'b1'
 /** How rows are fed to usearch: as they are, or under the MIPS-to-L2 reduction (IP). */
 type Transform = 'none' | 'mips'
@@ -233,15 +229,6 @@ export function buildHnswIndex(
   return new HnswIndex(spec.indexType, spec.profile, metric, { ...params }, data, hp, scalar, transform, indexed, graph, opts)
 }
 
-/** Row offsets of non-null rows, or null when every row is present. */
-function nonNullRows(valid: Uint8Array | undefined, rows: number): Int32Array | null {
-  if (valid === undefined) return null
-  const out = new Int32Array(rows)
-  let c = 0
-  for (let r = 0; r < rows; r++) if (valid[r] !== 0) out[c++] = r
-  return c === rows ? null : out.subarray(0, c)
-}
-
 /** max |x|^2 over the rows to index, on the float32 values usearch is fed. */
 function maxSquaredNorm(data: DenseOrBinary, validRows: Int32Array | null, indexed: number): number {
   const dim = data.dim
@@ -304,45 +291,6 @@ function addRows(
     opts.onProgress?.(end / indexed)
   }
 }
-
-/** One row as the float32 values usearch is fed: widened halves/ints, unpacked bits. */
-function rowToF32(col: DenseOrBinary, row: number, out: Float32Array, o: number): void {
-  const dim = col.dim
-  switch (col.type) {
-    case 'FloatVector':
-      out.set(col.data.subarray(row * dim, (row + 1) * dim), o)
-      return
-    case 'Float16Vector':
-    case 'BFloat16Vector': {
-      const t = col.type === 'Float16Vector' ? FP16_TABLE : BF16_TABLE
-      const x = col.data
-      const xo = row * dim
-      for (let j = 0; j < dim; j++) out[o + j] = t[x[xo + j]!]!
-      return
-    }
-    case 'Int8Vector': {
-      const x = col.data
-      const xo = row * dim
-      for (let j = 0; j < dim; j++) out[o + j] = x[xo + j]!
-      return
-    }
-    case 'BinaryVector': {
-      // Bit order within a byte is irrelevant to HAMMING and JACCARD as long as rows and queries
-      // agree; MSB first matches usearch's own b1 layout.
-      const bytes = dim >>> 3
-      const x = col.data
-      const xo = row * bytes
-      for (let b = 0; b < bytes; b++) {
-        const v = x[xo + b]!
-        for (let j = 0; j < 8; j++) out[o + b * 8 + j] = (v >>> (7 - j)) & 1
-      }
-      return
-    }
-  }
-}
-
-/** Scores one data row against a fixed query, exactly as bruteForceSearch would. */
-type RowScorer = (row: number) => number
 
 /** Accepted candidates of one query: exact keys (negated for similarities) and rows. */
 interface Candidates {
@@ -545,9 +493,7 @@ export class HnswIndex implements VectorIndex {
     qi: number,
     opts: { metric: MetricType; k: number; allow: Bitset | undefined; radius: number | undefined; rangeFilter: number | undefined },
   ): Hits {
-    const w = q.type === 'BinaryVector' ? q.dim >>> 3 : q.dim
-    const one = { type: q.type, dim: q.dim, data: q.data.subarray(qi * w, (qi + 1) * w) } as DenseOrBinary
-    return bruteForceSearch(this.#data, one, opts)[0]!
+    return bruteForceSearch(this.#data, oneRow(q, qi), opts)[0]!
   }
 
   #exactLimit(k: number): number {
@@ -557,69 +503,12 @@ export class HnswIndex implements VectorIndex {
 
   /** Allowed non-null rows, which are exactly the allowed keys of the graph. */
   #countAllowed(allow: Bitset | undefined): number {
-    if (allow === undefined) return this.indexed
-    const limit = Math.min(this.#rows, allow.size)
-    const words = allow.words
-    const valid = this.#data.valid
-    const full = limit >>> 5
-    let c = 0
-    if (valid === undefined) {
-      for (let i = 0; i < full; i++) c += popcount(words[i]!)
-      const rem = limit & 31
-      if (rem !== 0) c += popcount(words[full]! & ((1 << rem) - 1))
-      return c
-    }
-    const last = Math.min(words.length, (limit + 31) >>> 5)
-    for (let wi = 0; wi < last; wi++) {
-      let w = words[wi]!
-      while (w !== 0) {
-        const t = w & -w
-        const r = (wi << 5) + 31 - Math.clz32(t)
-        w ^= t
-        if (r < limit && valid[r] !== 0) c++
-      }
-    }
-    return c
+    return countAllowed(allow, this.#rows, this.#data.valid, this.indexed)
   }
 
   /** An exact scorer for query row qi, on the same kernels and summation order as brute force. */
   #scorer(q: DenseOrBinary, qi: number): RowScorer {
-    const data = this.#data
-    const metric = this.metric
-    if (data.type === 'BinaryVector') {
-      const bytes = data.dim >>> 3
-      const x = data.data
-      const qd = q.data as Uint8Array
-      const qo = qi * bytes
-      return metric === 'HAMMING'
-        ? (r) => hamming8(qd, qo, x, r * bytes, bytes)
-        : (r) => jaccard8(qd, qo, x, r * bytes, bytes)
-    }
-    const dim = data.dim
-    const qv = widen(q, qi)
-    const qNorm = metric === 'COSINE' ? normF64(qv) : 0
-    switch (data.type) {
-      case 'FloatVector': {
-        const x = data.data
-        if (metric === 'L2') return (r) => l2F32(qv, x, r * dim, dim)
-        if (metric === 'IP') return (r) => ipF32(qv, x, r * dim, dim)
-        return (r) => cosineFrom(ipF32(qv, x, r * dim, dim), qNorm, normF32(x, r * dim, dim))
-      }
-      case 'Float16Vector':
-      case 'BFloat16Vector': {
-        const x = data.data
-        const t = data.type === 'Float16Vector' ? FP16_TABLE : BF16_TABLE
-        if (metric === 'L2') return (r) => l2U16(qv, x, r * dim, dim, t)
-        if (metric === 'IP') return (r) => ipU16(qv, x, r * dim, dim, t)
-        return (r) => cosineFrom(ipU16(qv, x, r * dim, dim, t), qNorm, normU16(x, r * dim, dim, t))
-      }
-      case 'Int8Vector': {
-        const x = data.data
-        if (metric === 'L2') return (r) => l2I8(qv, x, r * dim, dim)
-        if (metric === 'IP') return (r) => ipI8(qv, x, r * dim, dim)
-        return (r) => cosineFrom(ipI8(qv, x, r * dim, dim), qNorm, normI8(x, r * dim, dim))
-      }
-    }
+    return exactScorer(this.#data, this.metric, q, qi)
   }
 
   /**
@@ -667,8 +556,6 @@ interface PassContext {
   readonly range: boolean
 }
 
-const EMPTY_HITS: Hits = { rows: new Int32Array(0), scores: new Float32Array(0) }
-
 function toHits(c: Candidates, k: number, higher: boolean): Hits {
   const order = Array.from(c.rows.keys())
   order.sort((a, b) => c.keys[a]! - c.keys[b]! || c.rows[a]! - c.rows[b]!)
@@ -682,34 +569,6 @@ function toHits(c: Candidates, k: number, higher: boolean): Hits {
     scores[i] = higher ? 0 - c.keys[j]! : c.keys[j]!
   }
   return { rows, scores }
-}
-
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
-  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24
-}
-
-/** Query row qi widened to float64 (exact for every dense element type). */
-function widen(q: DenseOrBinary, qi: number): Float64Array {
-  const dim = q.dim
-  const out = new Float64Array(dim)
-  const o = qi * dim
-  switch (q.type) {
-    case 'FloatVector':
-    case 'Int8Vector':
-      out.set(q.data.subarray(o, o + dim))
-      break
-    case 'Float16Vector':
-    case 'BFloat16Vector': {
-      const t = q.type === 'Float16Vector' ? FP16_TABLE : BF16_TABLE
-      for (let j = 0; j < dim; j++) out[j] = t[q.data[o + j]!]!
-      break
-    }
-    case 'BinaryVector':
-      throw invalid('BinaryVector is not a dense vector type')
-  }
-  return out
 }
 
 /** Runs fn with a private temp directory that is removed afterwards whatever happens. */
@@ -831,41 +690,7 @@ function checkColumn(data: VectorColumn, meta: HnswMeta): DenseOrBinary {
 }
 
 function decodeColumn(files: ReadonlyMap<string, Uint8Array>, meta: HnswMeta): DenseOrBinary {
-  const bytes = files.get(DATA_FILE)
-  if (bytes === undefined) throw corrupted('missing raw data')
-  const validBytes = files.get(VALID_FILE)
-  if (validBytes !== undefined && validBytes.length !== meta.rows) throw corrupted('valid length mismatch')
-  const v = validBytes === undefined ? {} : { valid: validBytes.slice() }
-  const { dim, rows } = meta
-  // Copies, so inputs may be unaligned slices of a larger download.
-  const copy = (): ArrayBuffer => bytes.slice().buffer
-  const expect = (n: number): void => {
-    if (bytes.length !== n) throw corrupted(`raw data: expected ${n} bytes, got ${bytes.length}`)
-  }
-  switch (meta.vectorType) {
-    case 'FloatVector':
-      expect(rows * dim * 4)
-      return { type: 'FloatVector', dim, data: new Float32Array(copy()), ...v }
-    case 'Float16Vector':
-    case 'BFloat16Vector':
-      expect(rows * dim * 2)
-      return { type: meta.vectorType, dim, data: new Uint16Array(copy()), ...v }
-    case 'Int8Vector':
-      expect(rows * dim)
-      return { type: 'Int8Vector', dim, data: new Int8Array(copy()), ...v }
-    case 'BinaryVector':
-      if (dim % 8 !== 0) throw corrupted('binary dim is not a multiple of 8')
-      expect((rows * dim) / 8)
-      return { type: 'BinaryVector', dim, data: bytes.slice(), ...v }
-  }
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
-}
-
-function isMetric(x: unknown): x is MetricType {
-  return x === 'L2' || x === 'IP' || x === 'COSINE' || x === 'HAMMING' || x === 'JACCARD'
+  return decodeDenseColumn(files.get(DATA_FILE), files.get(VALID_FILE), meta.vectorType, meta.dim, meta.rows, corrupted)
 }
 
 function corrupted(detail: string): DbError {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { after, describe, it } from 'node:test'
@@ -49,9 +50,9 @@ describe('infra factories', () => {
 
   it('rejects unknown schemes and relative paths', async () => {
     await rejectsWith(
-      openMetaStore('etcd://localhost:2379/harrier'),
+      openMetaStore('zk://localhost:2181/harrier'),
       'ParameterInvalid',
-      /unsupported meta store url scheme "etcd:"/,
+      /unsupported meta store url scheme "zk:"/,
     )
     await rejectsWith(
       openObjectStore('s3://bucket/prefix'),
@@ -59,7 +60,7 @@ describe('infra factories', () => {
       /unsupported object store url scheme/,
     )
     await rejectsWith(
-      openWalProvider('nats://localhost:4222'),
+      openWalProvider('kafka://localhost:9092'),
       'ParameterInvalid',
       /unsupported WAL url scheme/,
     )
@@ -69,5 +70,47 @@ describe('infra factories', () => {
       /unsupported meta store url scheme/,
     )
     await rejectsWith(openMetaStore('file://host/path'), 'ParameterInvalid')
+  })
+
+  it('parses cluster urls, rejecting malformed ones before connecting', async () => {
+    await rejectsWith(openMetaStore('etcd://'), 'ParameterInvalid')
+    await rejectsWith(openMetaStore('etcd://host-without-port/x'), 'ParameterInvalid')
+    await rejectsWith(openWalProvider('nats://h:4222/bad_prefix'), 'ParameterInvalid')
+    await rejectsWith(openWalProvider('nats://h:4222/p?replicas=0'), 'ParameterInvalid')
+    await rejectsWith(openWalProvider('nats://h:4222/p?colour=red'), 'ParameterInvalid')
+    const { parseEtcdUrl } = await import('./meta-store/etcd-meta-store.js')
+    const { parseNatsUrl, channelToken } = await import('./wal/nats-wal.js')
+    assert.deepEqual(parseEtcdUrl('etcd://10.0.0.1:2379,10.0.0.2:2379/by-dev/meta'), {
+      endpoints: ['10.0.0.1:2379', '10.0.0.2:2379'],
+      root: 'by-dev/meta/',
+    })
+    assert.deepEqual(parseEtcdUrl('etcd://127.0.0.1:2379'), {
+      endpoints: ['127.0.0.1:2379'],
+      root: '',
+    })
+    assert.deepEqual(parseNatsUrl('nats://a:4222,b:4222/by-dev?replicas=3'), {
+      servers: ['a:4222', 'b:4222'],
+      prefix: 'by-dev',
+      replicas: 3,
+    })
+    assert.equal(parseNatsUrl('nats://a:4222').prefix, 'harrier')
+    // Channel tokens are injective: '_' and '.' are escaped, long names hashed.
+    assert.equal(channelToken('by-dev-dml_0'), 'by-dev-dml__0')
+    assert.equal(channelToken('a.b'), 'a_db')
+    assert.notEqual(channelToken('a_db'), channelToken('a.b'))
+    assert.match(channelToken('.'.repeat(100)), /^_h[0-9a-f]{40}$/)
+  })
+
+  it('loading the factories does not load the cluster SDKs', async () => {
+    const index = new URL('./index.js', import.meta.url).href
+    const script = `
+      import { createRequire } from 'node:module'
+      await import(${JSON.stringify(index)})
+      const loaded = Object.keys(createRequire(import.meta.url).cache)
+      console.log(JSON.stringify(loaded.filter((p) => /node_modules\\/(etcd3|nats)\\//.test(p))))`
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    })
+    assert.deepEqual(JSON.parse(out), [])
   })
 })

@@ -5,9 +5,12 @@
  *   memory://            a fresh in-memory instance per call (unit tests)
  *   file:///abs/path     the embedded adapter in that directory (standalone)
  *   /abs/path            same as file://
+ *   etcd://h:p[,h:p]/root                 meta store on etcd, keys under `root/`
+ *   nats://h:p[,h:p]/prefix[?replicas=N]  WAL on NATS JetStream, names starting with `prefix`
  *
- * Cluster adapters (etcd://, s3://, nats://) will join the scheme tables below, loading their SDKs
- * with `await import()` so standalone never pays for them. Only roles/ should call these.
+ * Cluster adapters (and their SDKs) are loaded with `await import()` so standalone never pays for
+ * them; they parse their own URL, since several comma-separated hosts are not a WHATWG URL. s3://
+ * will join them. Only roles/ should call these.
  */
 import { isAbsolute } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -25,12 +28,21 @@ export interface InfraDeps {
   readonly log?: Logger
 }
 
-type Opener<T> = (url: URL, deps: InfraDeps) => Promise<T>
+/** Opens from a parsed URL; or, for `{ raw }`, from the URL string itself. */
+type Opener<T> =
+  | ((url: URL, deps: InfraDeps) => Promise<T>)
+  | { readonly raw: (url: string, deps: InfraDeps) => Promise<T> }
 
 /** Adapters by URL scheme (with the trailing ':', as URL.protocol has it). */
 const META_STORES: Readonly<Record<string, Opener<MetaStore>>> = {
   'memory:': async (_url, deps) => new MemoryMetaStore(deps),
   'file:': (url, deps) => FileMetaStore.open({ dir: fileURLToPath(url), log: deps.log }),
+  'etcd:': {
+    raw: async (url, deps) => {
+      const { EtcdMetaStore, parseEtcdUrl } = await import('./meta-store/etcd-meta-store.js')
+      return EtcdMetaStore.open({ ...parseEtcdUrl(url), log: deps.log })
+    },
+  },
 }
 
 const OBJECT_STORES: Readonly<Record<string, Opener<ObjectStore>>> = {
@@ -45,6 +57,12 @@ const OBJECT_STORES: Readonly<Record<string, Opener<ObjectStore>>> = {
 const WAL_PROVIDERS: Readonly<Record<string, Opener<WalProvider>>> = {
   'memory:': async () => new MemoryWalProvider(),
   'file:': (url, deps) => FileWalProvider.open({ dir: fileURLToPath(url), log: deps.log }),
+  'nats:': {
+    raw: async (url, deps) => {
+      const { NatsWalProvider, parseNatsUrl } = await import('./wal/nats-wal.js')
+      return NatsWalProvider.open({ ...parseNatsUrl(url), log: deps.log })
+    },
+  },
 }
 
 /** @throws DbError('ParameterInvalid') for an unsupported scheme or a relative path. */
@@ -68,9 +86,12 @@ async function openWith<T>(
   url: string,
   deps: InfraDeps,
 ): Promise<T> {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*:)\/\//.exec(url)?.[1]?.toLowerCase()
+  const raw = scheme !== undefined && Object.hasOwn(openers, scheme) ? openers[scheme] : undefined
+  if (raw !== undefined && typeof raw !== 'function') return raw.raw(url, deps)
   const parsed = parseStorageUrl(what, url)
   const opener = Object.hasOwn(openers, parsed.protocol) ? openers[parsed.protocol] : undefined
-  if (!opener) {
+  if (!opener || typeof opener !== 'function') {
     throw new DbError(
       'ParameterInvalid',
       `unsupported ${what} url scheme ${JSON.stringify(parsed.protocol)} in ${url} (use ${Object.keys(
@@ -91,7 +112,7 @@ function parseStorageUrl(what: string, url: string): URL {
   } catch {
     throw new DbError(
       'ParameterInvalid',
-      `unsupported ${what} url scheme in ${JSON.stringify(url)}: expected memory://, file:///absolute/path or an absolute path`,
+      `unsupported ${what} url scheme in ${JSON.stringify(url)}: expected memory://, file:///absolute/path, an absolute path or a cluster url`,
     )
   }
   if (parsed.protocol === 'file:' && parsed.host !== '') {

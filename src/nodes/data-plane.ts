@@ -497,20 +497,20 @@ export class DataPlane {
    * lock, so it never interleaves with a flush of the same segments. Only loaded collections are
    * compacted (their rows are in memory); returns the number of merged segments written.
    */
-  compact(collectionIds?: readonly bigint[]): Promise<number> {
-    const run = () => this.compactNow(collectionIds)
+  compact(collectionIds?: readonly bigint[], opts: { force?: boolean } = {}): Promise<number> {
+    const run = () => this.compactNow(collectionIds, !!opts.force)
     const p = this.flushLock.then(run, run)
     this.flushLock = p.catch(() => undefined)
     return p
   }
 
-  private async compactNow(collectionIds?: readonly bigint[]): Promise<number> {
+  private async compactNow(collectionIds: readonly bigint[] | undefined, force: boolean): Promise<number> {
     const { catalog, objects, log } = this.deps
     const targets = collectionIds ? collectionIds.map((id) => this.runtime(id)) : [...this.runtimes.values()]
     let done = 0
     for (const rt of targets) {
       if (!rt.info.load) continue
-      for (const plan of this.compactionPlans(rt)) {
+      for (const plan of this.compactionPlans(rt, force)) {
         const ts = this.channel.tsafe()
         const sources = plan.map((p) => p.info)
         const chunks = plan.map((p) => p.seg.chunks[0]!)
@@ -561,8 +561,11 @@ export class DataPlane {
     return done
   }
 
-  /** Groups of flushed, in-memory segments worth rewriting, per shard and partition. */
-  private compactionPlans(rt: CollectionRuntime): { info: SegmentInfo; seg: Segment }[][] {
+  /**
+   * Groups of flushed, in-memory segments worth rewriting, per shard and partition. `force` (manual
+   * compaction) rewrites any segment with deletes and packs every segment that fits.
+   */
+  private compactionPlans(rt: CollectionRuntime, force: boolean): { info: SegmentInfo; seg: Segment }[][] {
     const max = this.deps.config.segmentMaxRows
     const groups = new Map<string, { info: SegmentInfo; seg: Segment; live: number }[]>()
     for (const info of this.deps.catalog.segmentsOf(rt.info.id)) {
@@ -577,20 +580,25 @@ export class DataPlane {
     const plans: { info: SegmentInfo; seg: Segment }[][] = []
     for (const g of groups.values()) {
       // Deletion-heavy segments are rewritten alone; small ones are packed together up to the size cap.
-      for (const x of g) if (x.seg.numRows >= 100 && x.live < x.seg.numRows * 0.8) plans.push([x])
-      const small = g.filter((x) => !plans.some((p) => p[0] === x) && x.live < max / 2).sort((a, b) => (a.info.id < b.info.id ? -1 : 1))
+      const deleteHeavy = (x: { seg: Segment; live: number }) => (force ? x.live < x.seg.numRows : x.seg.numRows >= 100 && x.live < x.seg.numRows * 0.8)
+      const small = g.filter((x) => x.live < (force ? max : max / 2)).sort((a, b) => (a.info.id < b.info.id ? -1 : 1))
+      const alone = g.filter((x) => deleteHeavy(x) && !small.includes(x))
+      for (const x of alone) plans.push([x])
+      const emit = (group: typeof small) => {
+        if (group.length > 1 || (group.length === 1 && deleteHeavy(group[0]!))) plans.push(group)
+      }
       let cur: typeof small = []
       let rows = 0
       for (const x of small) {
         if (rows + x.live > max && cur.length > 0) {
-          if (cur.length > 1) plans.push(cur)
+          emit(cur)
           cur = []
           rows = 0
         }
         cur.push(x)
         rows += x.live
       }
-      if (cur.length > 1) plans.push(cur)
+      emit(cur)
     }
     return plans
   }

@@ -32,7 +32,15 @@ export const CEPH_APT_PACKAGES = 'radosgw ceph-mon ceph-osd'
 /** Set to 1 to skip the tests that need Ceph (they fail otherwise when it is not installed). */
 export const SKIP_ENV = 'HARRIER_SKIP_CLUSTER_TESTS'
 
-const BINARIES = ['ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'ceph', 'ceph-authtool', 'monmaptool']
+const BINARIES = [
+  'ceph-mon',
+  'ceph-osd',
+  'radosgw',
+  'radosgw-admin',
+  'ceph',
+  'ceph-authtool',
+  'monmaptool',
+]
 const ACCESS_KEY = 'minioadmin'
 const SECRET_KEY = 'minioadmin'
 const BUCKET = 'harrier-test'
@@ -66,9 +74,12 @@ export async function startCephRgw(): Promise<CephRgw> {
 
     // Monitor: keyring + monmap + mkfs, then the daemon.
     const keyring = join(dir, 'keyring')
-    await run('ceph-authtool', ['--create-keyring', keyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'])
+    await run('ceph-authtool', [
+      '--create-keyring', keyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *',
+    ])
     const monmap = join(dir, 'monmap')
-    await run('monmaptool', ['--create', '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, '--fsid', fsid, monmap])
+    const monAddr = `[v2:127.0.0.1:${monPort}]`
+    await run('monmaptool', ['--create', '--addv', 'a', monAddr, '--fsid', fsid, monmap])
     await run('ceph-mon', ['--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', keyring])
     daemons.push(startDaemon('ceph-mon', bins['ceph-mon']!, ['-c', conf, '-i', 'a', '-f'], dir))
 
@@ -251,7 +262,11 @@ function exec(bin: string, args: string[], cwd: string, deadline: number): Promi
 }
 
 /** Polls `ready` every 100 ms; fails early if a daemon died, and at the deadline. */
-async function waitFor(deadline: number, daemons: readonly Daemon[], ready: () => Promise<boolean>): Promise<void> {
+async function waitFor(
+  deadline: number,
+  daemons: readonly Daemon[],
+  ready: () => Promise<boolean>,
+): Promise<void> {
   for (;;) {
     const dead = daemons.find((d) => d.child.exitCode !== null || d.child.signalCode !== null)
     if (dead) throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode})`)

@@ -79,7 +79,15 @@ const DELETE_BATCH = 1000
 const MAX_KEY_BYTES = 1024
 const DEFAULT_REGION = 'us-east-1'
 const DEFAULT_CREDENTIALS = { accessKeyId: 'minioadmin', secretAccessKey: 'minioadmin' }
-const URL_PARAMS = new Set(['endpoint', 'region', 'accessKey', 'secretKey', 'sessionToken', 'pathStyle', 'createBucket'])
+const URL_PARAMS = new Set([
+  'endpoint',
+  'region',
+  'accessKey',
+  'secretKey',
+  'sessionToken',
+  'pathStyle',
+  'createBucket',
+])
 /** Characters XML 1.0 cannot carry even escaped; DeleteObjects' XML body cannot name such keys. */
 const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/u
 
@@ -103,12 +111,15 @@ export class S3ObjectStore implements ObjectStore {
     this.#createBucket = opts.createBucket ?? true
     this.#region = opts.region ?? DEFAULT_REGION
     if (opts.endpoint !== undefined) checkEndpoint(opts.endpoint)
+    // The SDK's own warnings (socket pool exhausted, ...) go to our log, not the console.
+    const sdkLog = sdkLogger(this.#log)
     this.#s3 = new S3Client({
       region: this.#region,
       ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
       forcePathStyle: opts.forcePathStyle ?? true,
       credentials: resolveCredentials(opts),
       maxAttempts: opts.maxAttempts ?? 3,
+      logger: sdkLog,
       // Flexible checksums (CRC32 on every body, the SDK's default since 2025) are unknown to
       // many S3-compatible servers and cost a pass over each body; send them only where S3
       // requires a checksum (DeleteObjects).
@@ -116,7 +127,12 @@ export class S3ObjectStore implements ObjectStore {
       responseChecksumValidation: 'WHEN_REQUIRED',
       // The SDK has no timeouts by default: an unreachable endpoint would hang open() for
       // minutes, a stalled connection a query forever.
-      requestHandler: { connectionTimeout: 5_000, socketTimeout: 60_000, httpAgent: { keepAlive: true } },
+      requestHandler: {
+        connectionTimeout: 5_000,
+        socketTimeout: 60_000,
+        httpAgent: { keepAlive: true },
+        logger: sdkLog,
+      },
     })
   }
 
@@ -153,10 +169,10 @@ export class S3ObjectStore implements ObjectStore {
     resolveRange(key, Number.MAX_SAFE_INTEGER, range)
     for (let attempt = 0; ; attempt++) {
       const { offset, length } = range
-      const res =
-        length === 0
-          ? undefined
-          : await this.#getObject(key, k, `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`)
+      // An open-ended range where the end would not be exact anyway.
+      const open = length === undefined || offset + length > Number.MAX_SAFE_INTEGER
+      const last = open ? '' : String(offset + length - 1)
+      const res = length === 0 ? undefined : await this.#getObject(key, k, `bytes=${offset}-${last}`)
       if (res !== undefined) {
         const body = await readBody(key, res)
         // A server may ignore Range and send the whole object (200 without Content-Range).
@@ -173,7 +189,9 @@ export class S3ObjectStore implements ObjectStore {
       const { start, end } = resolveRange(key, info.size, range)
       if (start === end) return new Uint8Array(0)
       // Otherwise the object grew between the GET and the HEAD: read it again.
-      if (attempt >= 2) throw new DbError('IoFailed', `object store get ${key}: object keeps changing size`)
+      if (attempt >= 2) {
+        throw new DbError('IoFailed', `object store get ${key}: the object keeps changing size`)
+      }
     }
   }
 
@@ -194,6 +212,8 @@ export class S3ObjectStore implements ObjectStore {
     const s3Prefix = this.root + prefix
     let token: string | undefined
     do {
+      // A caller may close the store between pages.
+      this.#usable()
       const res = await this.#call('list', prefix, () =>
         this.#s3.send(
           new ListObjectsV2Command({
@@ -214,7 +234,7 @@ export class S3ObjectStore implements ObjectStore {
         yield { key, size: o.Size ?? 0, lastModifiedMs: wholeSeconds(o.LastModified) }
       }
       if (res.IsTruncated && !res.NextContinuationToken) {
-        throw new DbError('IoFailed', `object store list ${prefix}: truncated page without a continuation token`)
+        throw new DbError('IoFailed', `object store list ${prefix}: truncated page, no token`)
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined
     } while (token !== undefined)
@@ -225,7 +245,9 @@ export class S3ObjectStore implements ObjectStore {
     const full = [...new Set(keys.map((k) => this.#key(k)))]
     const viaXml = full.filter((k) => !NOT_XML.test(k))
     for (const k of full.filter((k) => NOT_XML.test(k))) {
-      await this.#call('delete', k, () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k })))
+      await this.#call('delete', k, () =>
+        this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k })),
+      )
     }
     for (let i = 0; i < viaXml.length; i += DELETE_BATCH) {
       const batch = viaXml.slice(i, i + DELETE_BATCH)
@@ -241,9 +263,10 @@ export class S3ObjectStore implements ObjectStore {
       const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey')
       if (failed.length > 0) {
         const first = failed[0]!
+        const why = `${first.Key}: ${first.Code} ${first.Message ?? ''}`
         throw new DbError(
           'IoFailed',
-          `object store delete: ${failed.length} of ${batch.length} objects not deleted (${first.Key}: ${first.Code} ${first.Message ?? ''})`,
+          `object store delete: ${failed.length} of ${batch.length} objects not deleted (${why})`,
         )
       }
     }
@@ -258,7 +281,10 @@ export class S3ObjectStore implements ObjectStore {
   async #ensureBucket(): Promise<void> {
     if (await this.#bucketExists()) return
     if (!this.#createBucket) {
-      throw new DbError('ServiceInternal', `object store bucket ${this.bucket} does not exist (createBucket=false)`)
+      throw new DbError(
+        'ServiceInternal',
+        `object store bucket ${this.bucket} does not exist (createBucket=false)`,
+      )
     }
     try {
       await this.#s3.send(
@@ -267,7 +293,11 @@ export class S3ObjectStore implements ObjectStore {
           // us-east-1 is the one region that must not be named.
           ...(this.#region === DEFAULT_REGION
             ? {}
-            : { CreateBucketConfiguration: { LocationConstraint: this.#region as BucketLocationConstraint } }),
+            : {
+                CreateBucketConfiguration: {
+                  LocationConstraint: this.#region as BucketLocationConstraint,
+                },
+              }),
         }),
       )
       this.#log.info({ bucket: this.bucket }, 'created object store bucket')
@@ -291,11 +321,18 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** GetObject; undefined when a ranged read gets 416 (Range Not Satisfiable). */
-  async #getObject(key: string, k: string, range: string | undefined): Promise<GetObjectCommandOutput | undefined> {
+  async #getObject(
+    key: string,
+    k: string,
+    range: string | undefined,
+  ): Promise<GetObjectCommandOutput | undefined> {
     try {
-      return await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: k, Range: range }))
+      return await this.#s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: k, Range: range }),
+      )
     } catch (e) {
-      if (range !== undefined && (httpStatus(e) === 416 || errorName(e) === 'InvalidRange')) return undefined
+      const unsatisfiable = httpStatus(e) === 416 || errorName(e) === 'InvalidRange'
+      if (range !== undefined && unsatisfiable) return undefined
       throw this.#error(e, 'get', key)
     }
   }
@@ -315,7 +352,10 @@ export class S3ObjectStore implements ObjectStore {
     checkS3Key(key)
     const full = this.root + key
     if (Buffer.byteLength(full) > MAX_KEY_BYTES) {
-      throw new DbError('ParameterInvalid', `object key ${key} is longer than S3's ${MAX_KEY_BYTES} bytes`)
+      throw new DbError(
+        'ParameterInvalid',
+        `object key ${key} is longer than S3's ${MAX_KEY_BYTES} bytes with the prefix`,
+      )
     }
     return full
   }
@@ -330,23 +370,27 @@ export class S3ObjectStore implements ObjectStore {
     const name = errorName(e)
     const status = httpStatus(e)
     if (name === 'NoSuchKey') return notFound(key)
-    if (name === 'NoSuchBucket') return new DbError('ServiceInternal', `${what}: bucket does not exist`, { cause: e })
+    if (name === 'NoSuchBucket') {
+      return new DbError('ServiceInternal', `${what}: bucket does not exist`, { cause: e })
+    }
     if (status === 403 || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
       return new DbError('ServiceInternal', `${what}: access denied (${name})`, { cause: e })
     }
     if (name === 'EntityTooLarge') return new DbError('ParameterTooLarge', what, { cause: e })
-    if (name === 'KeyTooLongError') return new DbError('ParameterInvalid', `${what}: key too long`, { cause: e })
+    if (name === 'KeyTooLongError') {
+      return new DbError('ParameterInvalid', `${what}: key too long`, { cause: e })
+    }
     const detail = e instanceof Error ? e.message : String(e)
-    return new DbError('IoFailed', `${what}: ${name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${detail}`, {
-      cause: e,
-    })
+    const http = status === undefined ? '' : ` (HTTP ${status})`
+    return new DbError('IoFailed', `${what}: ${name ?? 'error'}${http}: ${detail}`, { cause: e })
   }
 }
 
 /**
- * Reads the options out of
- * `s3://<bucket>[/<prefix>][?endpoint=..&region=..&accessKey=..&secretKey=..&sessionToken=..&pathStyle=true|false&createBucket=true|false]`.
- * The prefix is percent-decoded; a trailing '/' is ignored.
+ * Reads the options out of `s3://<bucket>[/<prefix>][?<parameters>]`, parameters `endpoint`,
+ * `region`, `accessKey` + `secretKey`, `sessionToken`, `pathStyle` and `createBucket` (true|false).
+ * The prefix is percent-decoded; a trailing '/' is ignored. Like any URL, '.' and '..' segments
+ * are resolved ('s3://b/x/../y' is prefix 'y').
  * @throws DbError('ParameterInvalid') for anything else: another scheme, a port, user info,
  *   a bad bucket name or prefix, an unknown parameter, only one of accessKey/secretKey.
  */
@@ -355,11 +399,14 @@ export function parseS3Url(input: string | URL): Omit<S3ObjectStoreOptions, 'log
   try {
     url = typeof input === 'string' ? new URL(input) : input
   } catch {
-    throw bad(String(input), 'not a URL')
+    // Not echoed: an unparsable string may still hold a secret key.
+    throw bad(undefined, 'the URL does not parse (expected s3://bucket[/prefix][?...])')
   }
   const shown = redact(url)
   if (url.protocol !== 's3:') throw bad(shown, 'scheme must be s3:')
-  if (url.username !== '' || url.password !== '') throw bad(shown, 'put credentials in ?accessKey=&secretKey=')
+  if (url.username !== '' || url.password !== '') {
+    throw bad(shown, 'put credentials in ?accessKey=&secretKey=')
+  }
   if (url.port !== '') throw bad(shown, 'the host part is the bucket; put the server in ?endpoint=')
   if (url.hash !== '') throw bad(shown, 'unexpected #fragment')
   checkBucket(url.hostname, shown)
@@ -372,7 +419,9 @@ export function parseS3Url(input: string | URL): Omit<S3ObjectStoreOptions, 'log
   if (prefix !== '') checkPrefixOption(prefix, shown)
   const q = url.searchParams
   for (const name of q.keys()) {
-    if (!URL_PARAMS.has(name)) throw bad(shown, `unknown parameter ${name} (known: ${[...URL_PARAMS].join(', ')})`)
+    if (!URL_PARAMS.has(name)) {
+      throw bad(shown, `unknown parameter ${name} (known: ${[...URL_PARAMS].join(', ')})`)
+    }
   }
   const get = (name: string): string | undefined => q.get(name) ?? undefined
   const accessKeyId = get('accessKey')
@@ -383,7 +432,9 @@ export function parseS3Url(input: string | URL): Omit<S3ObjectStoreOptions, 'log
   const endpoint = get('endpoint')
   if (endpoint !== undefined) checkEndpoint(endpoint, shown)
   const region = get('region')
-  if (region !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(region)) throw bad(shown, `bad region ${region}`)
+  if (region !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(region)) {
+    throw bad(shown, `bad region ${region}`)
+  }
   const flag = (name: string): boolean | undefined => {
     const v = get(name)
     if (v === undefined) return undefined
@@ -411,7 +462,7 @@ function resolveCredentials(opts: S3ObjectStoreOptions): {
   sessionToken?: string
 } {
   if ((opts.accessKeyId === undefined) !== (opts.secretAccessKey === undefined)) {
-    throw new DbError('ParameterInvalid', 'object store: accessKeyId and secretAccessKey go together')
+    throw bad(undefined, 'accessKeyId and secretAccessKey go together')
   }
   const token = opts.sessionToken === undefined ? {} : { sessionToken: opts.sessionToken }
   if (opts.accessKeyId !== undefined && opts.secretAccessKey !== undefined) {
@@ -421,7 +472,11 @@ function resolveCredentials(opts: S3ObjectStoreOptions): {
   const envSecret = process.env.AWS_SECRET_ACCESS_KEY
   if (envKey && envSecret) {
     const envToken = opts.sessionToken ?? process.env.AWS_SESSION_TOKEN
-    return { accessKeyId: envKey, secretAccessKey: envSecret, ...(envToken ? { sessionToken: envToken } : {}) }
+    return {
+      accessKeyId: envKey,
+      secretAccessKey: envSecret,
+      ...(envToken ? { sessionToken: envToken } : {}),
+    }
   }
   return { ...DEFAULT_CREDENTIALS, ...token }
 }
@@ -435,7 +490,7 @@ function checkBucket(bucket: string, shown?: string): void {
     /^\d+\.\d+\.\d+\.\d+$/.test(bucket)
   ) {
     const why = `bad bucket name ${JSON.stringify(bucket)} (3-63 characters of a-z 0-9 . -)`
-    throw shown === undefined ? new DbError('ParameterInvalid', `object store: ${why}`) : bad(shown, why)
+    throw bad(shown, why)
   }
 }
 
@@ -445,7 +500,7 @@ function checkPrefixOption(prefix: string, shown?: string): void {
     checkS3Key(prefix)
   } catch (e) {
     const why = `bad prefix ${JSON.stringify(prefix)}: ${e instanceof Error ? e.message : String(e)}`
-    throw shown === undefined ? new DbError('ParameterInvalid', `object store: ${why}`) : bad(shown, why)
+    throw bad(shown, why)
   }
 }
 
@@ -464,7 +519,7 @@ function checkEndpoint(endpoint: string, shown?: string): void {
     u.username !== ''
   ) {
     const why = `bad endpoint ${JSON.stringify(endpoint)} (expected http(s)://host[:port])`
-    throw shown === undefined ? new DbError('ParameterInvalid', `object store: ${why}`) : bad(shown, why)
+    throw bad(shown, why)
   }
 }
 
@@ -492,7 +547,8 @@ async function readBody(key: string, res: GetObjectCommandOutput): Promise<Uint8
     throw new DbError('IoFailed', `object store get ${key}: reading the body`, { cause: e })
   }
   if (res.ContentLength !== undefined && body.length !== res.ContentLength) {
-    throw new DbError('IoUnexpectedEof', `object ${key}: got ${body.length} of ${res.ContentLength} bytes`)
+    const got = `got ${body.length} of ${res.ContentLength} bytes`
+    throw new DbError('IoUnexpectedEof', `object ${key}: ${got}`)
   }
   return body
 }
@@ -512,7 +568,8 @@ function wholeSeconds(d: Date | undefined): number {
 
 function isMissingKey(e: unknown): boolean {
   const name = errorName(e)
-  return name === 'NoSuchKey' || name === 'NotFound' || (httpStatus(e) === 404 && name !== 'NoSuchBucket')
+  if (name === 'NoSuchKey' || name === 'NotFound') return true
+  return httpStatus(e) === 404 && name !== 'NoSuchBucket'
 }
 
 function errorName(e: unknown): string | undefined {
@@ -529,6 +586,22 @@ function httpStatus(e: unknown): number | undefined {
   return typeof meta?.httpStatusCode === 'number' ? meta.httpStatusCode : undefined
 }
 
+/** The SDK's logger shape over ours: debug and info are chatty, warnings are worth keeping. */
+function sdkLogger(log: Logger): {
+  debug(...c: unknown[]): void
+  info(...c: unknown[]): void
+  warn(...c: unknown[]): void
+  error(...c: unknown[]): void
+} {
+  const text = (c: unknown[]): string => c.map(String).join(' ')
+  return {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (...c) => log.warn({ sdk: 'aws-s3' }, text(c)),
+    error: (...c) => log.error({ sdk: 'aws-s3' }, text(c)),
+  }
+}
+
 function redact(url: URL): string {
   const copy = new URL(url.href)
   for (const secret of ['secretKey', 'sessionToken']) {
@@ -538,6 +611,10 @@ function redact(url: URL): string {
   return copy.href
 }
 
-function bad(url: string, why: string): DbError {
-  return new DbError('ParameterInvalid', `object store url ${url}: ${why}`)
+/** `url` is the (redacted) URL the options came from, if any. */
+function bad(url: string | undefined, why: string): DbError {
+  return new DbError(
+    'ParameterInvalid',
+    url === undefined ? `object store: ${why}` : `object store url ${url}: ${why}`,
+  )
 }
