@@ -55,7 +55,7 @@ describe('infra factories', () => {
       /unsupported meta store url scheme "zk:"/,
     )
     await rejectsWith(
-      openObjectStore('s3://bucket/prefix'),
+      openObjectStore('gs://bucket/prefix'),
       'ParameterInvalid',
       /unsupported object store url scheme/,
     )

@@ -7,10 +7,11 @@
  *   /abs/path            same as file://
  *   etcd://h:p[,h:p]/root                 meta store on etcd, keys under `root/`
  *   nats://h:p[,h:p]/prefix[?replicas=N]  WAL on NATS JetStream, names starting with `prefix`
+ *   s3://bucket[/prefix]?endpoint=..      object store on S3 (Ceph RGW, MinIO, AWS), see parseS3Url
  *
  * Cluster adapters (and their SDKs) are loaded with `await import()` so standalone never pays for
- * them; they parse their own URL, since several comma-separated hosts are not a WHATWG URL. s3://
- * will join them. Only roles/ should call these.
+ * them; they parse their own URL, since several comma-separated hosts are not a WHATWG URL. Only
+ * roles/ should call these.
  */
 import { isAbsolute } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'

@@ -10,7 +10,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { constants, openSync, closeSync } from 'node:fs'
+import { closeSync, constants, openSync, rmSync } from 'node:fs'
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -55,12 +55,14 @@ export function clusterTestsSkipped(): string | false {
 export async function startCephRgw(): Promise<CephRgw> {
   const bins = await findBinaries()
   const dir = await mkdtemp(join(tmpdir(), 'harrier-ceph-'))
+  liveDirs.add(dir)
   const daemons: Daemon[] = []
   const stop = once(async () => {
     // Reverse start order; memstore data is throwaway, so a short grace then SIGKILL.
     for (const d of [...daemons].reverse()) await d.kill()
     untrack(daemons)
     await rm(dir, { recursive: true, force: true })
+    liveDirs.delete(dir)
   })
   try {
     const deadline = Date.now() + START_TIMEOUT_MS
@@ -171,8 +173,9 @@ interface Daemon {
   kill(): Promise<void>
 }
 
-/** PIDs to SIGKILL if the process exits without stop() (a crashed or interrupted test run). */
+/** PIDs to SIGKILL and directories to remove if the process ends without stop(). */
 const live = new Set<ChildProcess>()
+const liveDirs = new Set<string>()
 let exitHookInstalled = false
 
 function startDaemon(name: string, bin: string, args: string[], dir: string): Daemon {
@@ -193,6 +196,7 @@ function startDaemon(name: string, bin: string, args: string[], dir: string): Da
     exitHookInstalled = true
     const killAll = (): void => {
       for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+      for (const d of liveDirs) rmSync(d, { recursive: true, force: true })
     }
     process.once('exit', killAll)
     // A signal ends the process without 'exit': kill the daemons, then die of the signal as before.

@@ -16,9 +16,9 @@
  * - Writes are never retried by the client: a put or txn that timed out may or may not have been
  *   applied, and retrying a txn could report `succeeded: false` for a write that won. They fail with
  *   DbError('ServiceUnavailable') (retriable) and the caller decides.
- * - `watch()` without `fromRevision` starts after the latest revision this instance has seen (the
- *   revision is not known synchronously): it may deliver a few events written by other clients just
- *   before the call, never miss one after it.
+ * - `watch()` without `fromRevision` needs etcd's current revision, which is not known
+ *   synchronously: it reads it, and this instance's calls made meanwhile wait for that read (one
+ *   round trip), so they are delivered and nothing written before the call is.
  * - A watch whose `fromRevision` has been compacted cannot throw from `watch()` (etcd answers later):
  *   it is logged at error level and delivers nothing. etcd never compacts unless told to
  *   (`--auto-compaction-*`); compaction must keep more history than the longest watch catch-up.
@@ -37,6 +37,7 @@ import {
   type IRequestOp,
   type IResponseHeader,
   type IWatchResponse,
+  type Watcher as EtcdWatcher,
 } from 'etcd3'
 import { DbError, assertNever, isDbError } from '../../common/errors.js'
 import { silentLogger, type Logger } from '../../common/log.js'
@@ -119,6 +120,10 @@ export class EtcdMetaStore implements MetaStore {
   readonly #leases = new Set<string>()
   readonly #watchers = new Set<WatchState>()
   readonly #pending = new Set<Promise<unknown>>()
+  /** Settles when the latest write called so far has completed (see #call). */
+  #lastWrite: Promise<unknown> = Promise.resolve()
+  /** Reads called since that write and still running; the next write waits for them too. */
+  #readsSinceWrite = new Set<Promise<unknown>>()
   #closing: Promise<void> | undefined
 
   private constructor(client: Etcd3, opts: EtcdMetaStoreOptions) {
@@ -167,7 +172,7 @@ export class EtcdMetaStore implements MetaStore {
 
   async get(key: string): Promise<KeyValue | undefined> {
     checkKey(key)
-    const res = await this.#call('get', () => this.#client.kv.range({ key: this.#key(key) }))
+    const res = await this.#call('get', 'read', () => this.#client.kv.range({ key: this.#key(key) }))
     const kv = res.kvs[0]
     return kv ? this.#toKv(kv) : undefined
   }
@@ -178,7 +183,7 @@ export class EtcdMetaStore implements MetaStore {
       throw new DbError('ParameterInvalid', `scan limit must be a positive integer, got ${limit}`)
     }
     // etcd sorts a range by key (bytes) unless told otherwise; limit 0 means no limit.
-    const res = await this.#call('scan', () =>
+    const res = await this.#call('scan', 'read', () =>
       this.#client.kv.range({ ...this.#prefixRange(prefix), limit: limit ?? 0 }),
     )
     return res.kvs.map((kv) => this.#toKv(kv))
@@ -186,7 +191,7 @@ export class EtcdMetaStore implements MetaStore {
 
   async currentRevision(): Promise<number> {
     // Any linearizable read returns the store revision in its header; a count of one key is cheapest.
-    const res = await this.#call('current revision', () =>
+    const res = await this.#call('current revision', 'read', () =>
       this.#client.kv.range({ key: Buffer.from([0]), count_only: true }),
     )
     return Number(res.header.revision)
@@ -200,13 +205,13 @@ export class EtcdMetaStore implements MetaStore {
         ? { type: 'put', key, value }
         : { type: 'put', key, value, lease: opts.lease },
     )
-    const res = await this.#call('put', () => this.#client.kv.put(op.request_put!))
+    const res = await this.#call('put', 'write', () => this.#client.kv.put(op.request_put!))
     return Number(res.header.revision)
   }
 
   async delete(key: string): Promise<boolean> {
     checkKey(key)
-    const res = await this.#call('delete', () =>
+    const res = await this.#call('delete', 'write', () =>
       this.#client.kv.deleteRange({ key: this.#key(key) }),
     )
     return Number(res.deleted) > 0
@@ -215,7 +220,7 @@ export class EtcdMetaStore implements MetaStore {
   async deletePrefix(prefix: string): Promise<number> {
     if (typeof prefix !== 'string')
       throw new DbError('ParameterInvalid', 'deletePrefix prefix must be a string')
-    const res = await this.#call('deletePrefix', () =>
+    const res = await this.#call('deletePrefix', 'write', () =>
       this.#client.kv.deleteRange(this.#prefixRange(prefix)),
     )
     return Number(res.deleted)
@@ -227,7 +232,7 @@ export class EtcdMetaStore implements MetaStore {
     const failure = (req.failure ?? []).map((op) => this.#requestOp(op))
     // etcd itself rejects a put overlapping another write of its branch ("duplicate key given in
     // txn request"), which is the port's rule, and applies nothing.
-    const res = await this.#call('txn', () =>
+    const res = await this.#call('txn', 'write', () =>
       this.#client.kv.txn({ compare, success, failure }),
     )
     return { succeeded: res.succeeded, revision: Number(res.header.revision) }
@@ -249,14 +254,7 @@ export class EtcdMetaStore implements MetaStore {
       )
     }
     const range = this.#prefixRange(prefix)
-    // `watcher()` attaches at once (create() would hand the watcher over only once etcd confirmed
-    // it, leaving no way to cancel before that). etcd3 re-creates the watch after a disconnect from
-    // the revision after the last response, so nothing is lost; repeats are dropped by `after`.
-    const w = this.#client
-      .watch()
-      .inRange({ start: range.key, end: range.range_end })
-      .startRevision(String(from + 1))
-      .watcher()
+    let etcdWatcher: EtcdWatcher | undefined
     const state: WatchState = {
       after: from,
       cancelled: false,
@@ -264,28 +262,58 @@ export class EtcdMetaStore implements MetaStore {
         if (state.cancelled) return
         state.cancelled = true
         this.#watchers.delete(state)
-        w.cancel().catch((e: unknown) =>
-          this.#log.debug({ err: e, prefix }, 'etcd watch cancel failed'),
-        )
+        etcdWatcher
+          ?.cancel()
+          .catch((e: unknown) => this.#log.debug({ err: e, prefix }, 'etcd watch cancel failed'))
       },
     }
     this.#watchers.add(state)
-    w.on('data', (res: IWatchResponse) => {
-      if (!state.cancelled) this.#deliver(state, prefix, res, onEvents)
-    })
-    // An 'error' event without a listener would crash the process. etcd3 emits it when etcd
-    // cancels the watch, which for us means the history was compacted.
-    w.on('error', (err: unknown) => {
-      this.#log.error(
-        { err, prefix, fromRevision: from },
-        'etcd watch cancelled (history compacted?): re-scan and watch again from now',
+    const start = (after: number): void => {
+      if (state.cancelled || this.#closing) return
+      state.after = after
+      // `watcher()` attaches at once (create() would hand the watcher over only once etcd
+      // confirmed it, leaving no way to cancel before that). etcd3 re-creates the watch after a
+      // disconnect from the revision after its last response, so nothing is lost; repeats are
+      // dropped by `after`.
+      const w = this.#client
+        .watch()
+        .inRange({ start: range.key, end: range.range_end })
+        .startRevision(String(after + 1))
+        .watcher()
+      etcdWatcher = w
+      w.on('data', (res: IWatchResponse) => {
+        if (!state.cancelled) this.#deliver(state, prefix, res, onEvents)
+      })
+      // An 'error' event without a listener would crash the process. etcd3 emits it when etcd
+      // cancels the watch, which for us means the history was compacted.
+      w.on('error', (err: unknown) => {
+        this.#log.error(
+          { err, prefix, fromRevision: after },
+          'etcd watch cancelled (history compacted?): re-scan and watch again from now',
+        )
+        state.stop()
+      })
+      w.on('disconnected', (err: unknown) => {
+        if (!state.cancelled && !this.#closing)
+          this.#log.warn({ err, prefix }, 'etcd watch disconnected; resuming when etcd is back')
+      })
+    }
+    if (opts.fromRevision !== undefined) {
+      start(from)
+    } else {
+      // "From now": the revision is not known synchronously, so read it, ordered like any call
+      // (see #call): writes called before watch() are at or below it and not delivered, writes
+      // called after it are above it and delivered.
+      this.#call('current revision', 'read', () =>
+        this.#client.kv.range({ key: Buffer.from([0]), count_only: true }),
+      ).then(
+        (res) => start(Number(res.header.revision)),
+        (e: unknown) => {
+          this.#log.warn({ err: e, prefix }, 'etcd revision read failed; watching from the last one seen')
+          start(from)
+        },
       )
-      state.stop()
-    })
-    w.on('disconnected', (err: unknown) => {
-      if (!state.cancelled && !this.#closing)
-        this.#log.warn({ err, prefix }, 'etcd watch disconnected; resuming when etcd is back')
-    })
+    }
     return { cancel: state.stop }
   }
 
@@ -338,7 +366,7 @@ export class EtcdMetaStore implements MetaStore {
       throw new DbError('ParameterInvalid', `lease ttlMs must be positive, got ${ttlMs}`)
     }
     const ttl = Math.max(1, Math.ceil(ttlMs / 1000))
-    const res = await this.#call('grant lease', () =>
+    const res = await this.#call('grant lease', 'read', () =>
       this.#client.leaseClient.leaseGrant({ TTL: ttl }),
     )
     const dec = res.ID
@@ -391,7 +419,7 @@ export class EtcdMetaStore implements MetaStore {
 
   async #revoke(dec: string): Promise<void> {
     try {
-      await this.#call('revoke lease', () => this.#client.leaseClient.leaseRevoke({ ID: dec }))
+      await this.#call('revoke lease', 'write', () => this.#client.leaseClient.leaseRevoke({ ID: dec }))
     } catch (e) {
       // Revoking a lease that is already gone is a no-op (the port's revoke is idempotent).
       if (!(isDbError(e) && e.cause instanceof EtcdLeaseInvalidError)) throw e
@@ -426,19 +454,50 @@ export class EtcdMetaStore implements MetaStore {
     if (this.#closing) throw new DbError('ServiceInternal', 'meta store is closed')
   }
 
-  /** Runs one etcd call: closed check, pending tracking (close waits), revision tracking, errors. */
-  async #call<T extends { readonly header: IResponseHeader }>(
+  /**
+   * Runs one etcd call: closed check, ordering, pending tracking (close waits), revision tracking,
+   * errors. The port promises linearizability in call order, and etcd gives no order between
+   * concurrent requests, so a write starts once every earlier call has completed and a read once
+   * every earlier write has; reads still overlap each other.
+   */
+  #call<T extends { readonly header: IResponseHeader }>(
     what: string,
+    kind: 'read' | 'write',
     fn: () => Promise<T>,
   ): Promise<T> {
-    this.#usable()
     try {
-      const res = await this.#track(fn())
-      this.#seen(res.header)
-      return res
+      this.#usable()
     } catch (e) {
-      throw this.#wrap(e, what)
+      return Promise.reject(e)
     }
+    const after =
+      kind === 'write'
+        ? Promise.allSettled([this.#lastWrite, ...this.#readsSinceWrite])
+        : this.#lastWrite
+    const run = this.#track(
+      after.then(async () => {
+        try {
+          const res = await fn()
+          this.#seen(res.header)
+          return res
+        } catch (e) {
+          throw this.#wrap(e, what)
+        }
+      }),
+    )
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    if (kind === 'write') {
+      this.#lastWrite = settled
+      this.#readsSinceWrite = new Set()
+    } else {
+      const reads = this.#readsSinceWrite
+      reads.add(settled)
+      void settled.then(() => reads.delete(settled))
+    }
+    return run
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
