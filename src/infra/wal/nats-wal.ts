@@ -454,10 +454,8 @@ export class NatsWalProvider implements WalProvider {
       }),
     )
     const msgs = await this.#api(what, () =>
-      consumer.consume({
-        max_messages: 256,
-        max_bytes: Math.max(8 << 20, 2 * this.maxPayload),
-      }),
+      // Buffered by bytes, so memory stays bounded whatever the entry size.
+      consumer.consume({ max_bytes: Math.max(8 << 20, 2 * this.maxPayload) }),
     )
     const it = msgs[Symbol.asyncIterator]()
     try {
