@@ -22,6 +22,7 @@ export async function startNullServer(schema: CollectionSchema): Promise<{ addre
       const n = Number(call.request.num_rows ?? 0)
       if (name === 'Connect') return cb(null, { status: OK, identifier: '1' })
       if (name === 'Insert') return cb(null, { status: OK, insert_cnt: String(n), IDs: { int_id: { data: [] } } })
+      if (name === 'Search') return cb(null, { status: OK, results: { num_queries: '1', top_k: '10', fields_data: [], scores: [], topks: ['0'], output_fields: [] } })
       cb(null, name === 'DescribeCollection' ? described : OK)
     }
   }

@@ -196,6 +196,7 @@ function searchSection(r: SearchBenchResult): void {
     out(`- **1 client: Harrier ${h.qps.toFixed(0)} QPS (ef ${h.ef}, recall ${h.recall.toFixed(3)}) / kernel ${k.qps.toFixed(0)} QPS (ef ${k.ef}, recall ${k.recall.toFixed(3)}) = ${(h.qps / k.qps).toFixed(2)}** (goal >= 0.65)`)
     if (r.harrier8Clients) out(`- **8 clients: ${r.harrier8Clients.qps.toFixed(0)} QPS, recall ${r.harrier8Clients.recall.toFixed(3)}; / (2 x kernel 1-thread) = ${(r.harrier8Clients.qps / (2 * k.qps)).toFixed(2)}** (goal >= 0.7)`)
   }
+  out(`- SDK ceiling (the same search calls against a server that answers instantly): ${r.sdkCeilingQps.toFixed(0)} QPS; **Harrier / SDK ceiling = ${h ? (h.qps / r.sdkCeilingQps).toFixed(2) : '-'}**`)
   const l = r.lanceAtTarget
   if (h && l) out(`- **Harrier / LanceDB embedded at recall >= 0.95: ${(h.qps / l.qps).toFixed(2)}** (${h.qps.toFixed(0)} vs ${l.qps.toFixed(0)} QPS; goal >= 10)`)
   const unfiltered = h?.qps ?? 0

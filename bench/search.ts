@@ -10,7 +10,8 @@ import { readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
-import { DataType, type MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { startNullServer } from './null-server.js'
 import { Bitset } from '../src/common/bitset.js'
 import { gaussianMixture } from '../src/index/ann-fixture.js'
 import { bruteForceSearch, type Hits } from '../src/index/index.js'
@@ -42,6 +43,8 @@ export interface SearchBenchResult {
   readonly harrier8Clients?: { qps: number; recall: number }
   readonly filtered: readonly { passRate: number; qps: number; recall: number }[]
   readonly buildMs: { kernel: number; harrier: number }
+  /** The same SDK search calls against a server that answers instantly: the client-side ceiling. */
+  readonly sdkCeilingQps: number
   readonly indexBytesPerVectorByte: number
 }
 
@@ -233,9 +236,26 @@ export async function runSearchBench(): Promise<SearchBenchResult> {
       const ms = performance.now() - start
       filtered.push({ passRate, qps: (nq * 1000) / ms, recall: recallOf(got, ftruth) })
     }
+    const nul = await startNullServer({
+      name: 'bench',
+      description: '',
+      enableDynamicField: false,
+      functions: [],
+      fields: [
+        { fieldId: 100, name: 'id', description: '', dataType: 'Int64', isPrimaryKey: true, autoId: false, typeParams: {}, nullable: false, isDynamic: false, isPartitionKey: false, isClusteringKey: false },
+        { fieldId: 101, name: 'v', description: '', dataType: 'FloatVector', isPrimaryKey: false, autoId: false, typeParams: { dim: String(dim) }, dim, nullable: false, isDynamic: false, isPartitionKey: false, isClusteringKey: false },
+      ],
+    })
+    const nc = new MilvusClient({ address: nul.address, logLevel: 'error' } as never)
+    const ceilStart = performance.now()
+    for (let i = 0; i < nq; i++) await nc.search({ collection_name: 'bench', data: [qArrays[i]!], limit: K, params: { ef: 16 } })
+    const sdkCeilingQps = (nq * 1000) / (performance.now() - ceilStart)
+    await nc.closeConnection()
+    await nul.stop()
     return {
       rows,
       dim,
+      sdkCeilingQps,
       kernel,
       harrier,
       lance,
