@@ -80,7 +80,7 @@ describe('IndexBuildPool', () => {
     })
   })
 
-  it('builds FLAT-engine types (sparse, binary with nulls) too', async () => {
+  it('builds sparse and binary columns with nulls too', async () => {
     const sparse: VectorColumn = {
       type: 'SparseFloatVector',
       data: [
@@ -101,11 +101,43 @@ describe('IndexBuildPool', () => {
     }
   })
 
+  it('builds the IVF family and the sparse inverted index exactly as the main thread does', async () => {
+    const data: VectorColumn = { ...col(3000, 21), valid: Uint8Array.from({ length: 3000 }, (_, i) => (i % 11 === 0 ? 0 : 1)) }
+    const queries = col(20, 22)
+    const bits: VectorColumn = { type: 'BinaryVector', dim: 64, data: Uint8Array.from({ length: 8 * 500 }, (_, i) => (i * 2654435761) >>> 24) }
+    const sparseRows = Array.from({ length: 400 }, (_, i) => ({
+      indices: Uint32Array.from([i % 7, 10 + (i % 13), 40 + (i % 29)]),
+      values: Float32Array.from([1 + (i % 3), 0.5, (i % 5) / 4 + 0.1]),
+    }))
+    const sparse: VectorColumn = { type: 'SparseFloatVector', data: sparseRows }
+    const jobs: [string, VectorColumn, 'L2' | 'IP' | 'COSINE' | 'HAMMING', Record<string, string>, VectorColumn][] = [
+      ['IVF_FLAT', data, 'COSINE', { nlist: '32' }, queries],
+      ['IVF_SQ8', data, 'L2', { nlist: '32' }, queries],
+      ['IVF_PQ', data, 'IP', { nlist: '16', m: '8' }, queries],
+      ['BIN_IVF_FLAT', bits, 'HAMMING', { nlist: '8' }, bits],
+      ['SPARSE_WAND', sparse, 'IP', {}, sparse],
+    ]
+    const built = await Promise.all(jobs.map(([indexType, d, metric, params]) => pool.build({ indexType, metric, params, data: d })))
+    jobs.forEach(([indexType, d, metric, params, q], i) => {
+      const files = built[i]!
+      // IVF and sparse builds are deterministic, so the worker's files match the main thread's.
+      const local = buildVectorIndex(indexType, d, metric, params).serialize()
+      assert.deepEqual([...files.keys()].sort(), [...local.keys()].sort(), indexType)
+      for (const [name, bytes] of local) assert.deepEqual(files.get(name), bytes, `${indexType} ${name}`)
+      const ix = loadVectorIndex(files)
+      assert.equal(ix.indexType, indexType)
+      const opts = { k: 5, params: { nprobe: 64 } }
+      // Probing every list is exact for the exact-scan kinds and the sparse index.
+      if (indexType !== 'IVF_SQ8' && indexType !== 'IVF_PQ') assert.deepEqual(ix.search(q, opts), bruteForceSearch(d, q, { metric, k: 5 }), indexType)
+    })
+  })
+
   it('reports build errors as the DbError the worker threw', async () => {
     const data = col(100, 4)
     await rejectsWith(pool.build({ indexType: 'HNSW', metric: 'L2', params: { M: '1' }, data }), 'ParameterInvalid', /^param 'M' \(1\) should be in range \[2, 2048\]: invalid parameter$/)
     await rejectsWith(pool.build({ indexType: 'GPU_CAGRA', metric: 'L2', params: {}, data }), 'IndexNotSupported')
     await rejectsWith(pool.build({ indexType: 'HNSW', metric: 'HAMMING', params: {}, data }), 'ParameterInvalid', /metric type HAMMING/)
+    await rejectsWith(pool.build({ indexType: 'IVF_PQ', metric: 'L2', params: {}, data }), 'ParameterInvalid', /^parameter `m` not found/)
   })
 
   it('aborts queued and running builds, then keeps working', async () => {

@@ -7,10 +7,12 @@ import type { VectorColumn } from '../schema/columns.js'
 import { buildFlatIndex, loadFlatIndex } from './flat-index.js'
 import { buildHnswIndex, HNSW_META_FILE, type HnswOptions, loadHnswIndex } from './hnsw-index.js'
 import { indexTypeSpec } from './index-params.js'
+import { buildIvfIndex, IVF_META_FILE, loadIvfIndex } from './ivf-index.js'
 import { checkMetric, type MetricType } from './metric.js'
+import { buildSparseIndex, loadSparseIndex, SPARSE_META_FILE } from './sparse-inverted-index.js'
 import type { VectorIndex } from './vector-index.js'
 
-/** Header of a FLAT-engine index built for another index_type (BIN_FLAT, SPARSE_*, ...). */
+/** Header of a FLAT-engine index built for another index_type (BIN_FLAT; SPARSE_* files written before the inverted index). */
 const INDEX_META_FILE = 'index.meta.json'
 const FLAT_META_FILE = 'flat.meta.json'
 
@@ -25,11 +27,13 @@ export type BuildOptions = Pick<HnswOptions, 'threads' | 'onProgress' | 'shouldS
 
 /**
  * Builds the index a client asked for over one segment's vector column:
- * - FLAT, BIN_FLAT, SPARSE_INVERTED_INDEX, SPARSE_WAND, AUTOINDEX on sparse: exact (FLAT engine);
+ * - FLAT, BIN_FLAT: exact (FLAT engine);
+ * - IVF_FLAT, IVF_SQ8, IVF_PQ, BIN_IVF_FLAT: IVF engine (ivf-index.ts);
+ * - SPARSE_INVERTED_INDEX, SPARSE_WAND, AUTOINDEX on sparse: inverted index (sparse-inverted-index.ts);
  * - HNSW, AUTOINDEX (M=18, efConstruction=240, as Milvus's autoIndex default): HNSW engine;
- * - IVF_FLAT, IVF_SQ8, IVF_PQ, IVF_RABITQ, SCANN, HNSW_SQ, HNSW_PQ, HNSW_PRQ, DISKANN,
- *   BIN_IVF_FLAT: served by the HNSW engine for now (their own implementations come later); their
- *   parameters are validated where Milvus would reject them (nlist, nprobe, M, efConstruction).
+ * - IVF_RABITQ, SCANN, HNSW_SQ, HNSW_PQ, HNSW_PRQ, DISKANN: served by the HNSW engine for now (their
+ *   own implementations come later); their parameters are validated where Milvus would reject them
+ *   (nlist, nprobe, M, efConstruction).
  *
  * @throws DbError ParameterInvalid on bad params or metric, IndexNotSupported for index types
  * Harrier has no engine for (GPU_*, MINHASH_LSH, scalar types), or a type not valid for the field.
@@ -44,9 +48,22 @@ export function buildVectorIndex(
   const spec = indexTypeSpec(indexType, data.type)
   checkMetric(metric, data.type)
   if (spec.engine === 'HNSW') return buildHnswIndex(data, metric, params, { ...opts, indexType: spec.indexType })
+  if (spec.engine === 'IVF') return buildIvfIndex(data, metric, params, { ...ivfOpts(opts), indexType: spec.indexType })
+  if (spec.engine === 'SPARSE') {
+    return buildSparseIndex(data, metric, params, { onProgress: opts.onProgress, shouldStop: opts.shouldStop, indexType: spec.indexType })
+  }
   const flat = buildFlatIndex(data, metric)
   opts.onProgress?.(1)
   return spec.indexType === 'FLAT' ? flat : renamedFlat(flat, spec.indexType, params)
+}
+
+/** The options the IVF engine takes (it is single-threaded: `threads` does not apply). */
+function ivfOpts(opts: BuildOptions): { onProgress?: (f: number) => void; shouldStop?: () => boolean; filterExactRows?: number } {
+  return {
+    ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
+    ...(opts.shouldStop === undefined ? {} : { shouldStop: opts.shouldStop }),
+    ...(opts.filterExactRows === undefined ? {} : { filterExactRows: opts.filterExactRows }),
+  }
 }
 
 /** A FLAT index reporting another index_type, with a header so loading keeps the name. */
@@ -76,6 +93,10 @@ export function loadVectorIndex(
   opts: Pick<HnswOptions, 'searchThreads' | 'filterExactRows'> = {},
 ): VectorIndex {
   if (files.has(HNSW_META_FILE)) return loadHnswIndex(files, data, opts)
+  if (files.has(IVF_META_FILE)) {
+    return loadIvfIndex(files, data, opts.filterExactRows === undefined ? {} : { filterExactRows: opts.filterExactRows })
+  }
+  if (files.has(SPARSE_META_FILE)) return loadSparseIndex(files, data)
   if (!files.has(FLAT_META_FILE)) {
     throw new DbError('DataCorrupted', `index files: no known header among ${[...files.keys()].join(', ')}`)
   }

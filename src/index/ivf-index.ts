@@ -71,7 +71,7 @@ import {
 } from './dense-rows.js'
 import { indexTypeSpec, type IvfBuildParams, ivfBuildParams, ivfSearchParams } from './index-params.js'
 import { l2F32 } from './kernels.js'
-import { kmeans, nearest } from './kmeans.js'
+import { Assigner, kmeans, nearestTwo } from './kmeans.js'
 import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
 import { TopKHeap } from './top-k-heap.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
@@ -90,10 +90,21 @@ const KMEANS_SEED = 1234
 const MAX_POINTS_PER_CENTROID = 256
 /** Cap on the training matrix (floats), so wide binary rows do not need gigabytes to train. */
 const TRAIN_FLOATS_BUDGET = 1 << 24
+/**
+ * Cap on one Lloyd pass (sample x nlist x dim multiply-adds, ~1.5 s in V8 without pruning), so a
+ * large nlist trains on fewer points per centre instead of for minutes; never below faiss's
+ * minimum of 39 points per centre.
+ */
+const KMEANS_WORK_BUDGET = 2 ** 30
+const MIN_POINTS_PER_CENTROID = 39
 /** Codes per PQ subspace at most (uint8 codes); see the file comment. */
 const PQ_MAX_TRAINED_NBITS = 8
-/** PQ codebooks train on at most this many residuals per codeword. */
-const PQ_POINTS_PER_CODE = 64
+/**
+ * PQ codebooks train on at most this many residuals per codeword: m k-means runs over them are
+ * most of an IVF_PQ build, and candidates are re-scored exactly anyway, so codebook quality past
+ * this point bought little recall (faiss uses up to 256).
+ */
+const PQ_POINTS_PER_CODE = 32
 const PQ_ITERATIONS = 10
 /** Largest precomputed L2 table (nlist x m x ksub float32 entries: 16 MiB). */
 const PQ_TABLE_MAX_ENTRIES = 1 << 22
@@ -103,7 +114,7 @@ const PQ_TABLE_MAX_ENTRIES = 1 << 22
  * ivf-index.test.ts and ivf.bench.ts to keep recall@10 at the unquantized IVF's level).
  */
 const SQ8_REFINE = 2
-const PQ_REFINE = 8
+const PQ_REFINE = 16
 /** Rows per step between progress reports and abort checks. */
 const ROW_CHUNK = 4096
 
@@ -303,7 +314,10 @@ function train(
   }
 
   // Training sample: positions among the indexed rows, seeded, kept in row order for locality.
-  const budget = Math.max(nlist, Math.floor(TRAIN_FLOATS_BUDGET / cdim))
+  const budget = Math.max(
+    nlist * MIN_POINTS_PER_CENTROID,
+    Math.min(Math.floor(TRAIN_FLOATS_BUDGET / cdim), Math.floor(KMEANS_WORK_BUDGET / (nlist * cdim))),
+  )
   const sampleN = Math.min(indexed, nlist * MAX_POINTS_PER_CENTROID, budget)
   const samplePos = sampleN === indexed ? null : samplePositions(indexed, sampleN, KMEANS_SEED)
   const trainX = new Float32Array(sampleN * cdim)
@@ -317,13 +331,14 @@ function train(
   const assign = new Int32Array(indexed).fill(-1)
   for (let i = 0; i < sampleN; i++) assign[samplePos === null ? i : samplePos[i]!] = km.assign[i]!
   const buf = new Float32Array(cdim)
-  for (let start = 0; start < indexed; start += ROW_CHUNK) {
+  const assigner = sampleN < indexed ? new Assigner(centroids, nlist, cdim) : null
+  for (let start = 0; assigner !== null && start < indexed; start += ROW_CHUNK) {
     checkStop(opts)
     const end = Math.min(indexed, start + ROW_CHUNK)
     for (let pos = start; pos < end; pos++) {
       if (assign[pos] !== -1) continue
       coarseRow(space, rowAt(pos), buf, 0)
-      assign[pos] = nearest(buf, 0, centroids, nlist, cdim)
+      assign[pos] = assigner.nearest(buf, 0)
     }
     opts.onProgress?.(0.4 + (0.3 * end) / indexed)
   }
@@ -448,11 +463,12 @@ function trainPq(
     codebooks.set(km.centroids, s * ksub * dsub)
     opts.onProgress?.(0.7 + (0.1 * (s + 1)) / m)
   }
-  // Encode: nearest codeword per subspace by |c|^2 - 2 r.c (one multiply-add per element).
+  // Encode: nearest codeword per subspace by |c|^2 - 2 r.c (blocked, one load of r per 4 codes).
   const cbNorm = codewordNorms(codebooks, m, ksub, dsub)
   const codes = new Uint8Array(indexed * m)
   const buf = new Float32Array(cdim)
   const r = new Float32Array(dim)
+  const best = new Float64Array(3)
   for (let start = 0; start < indexed; start += ROW_CHUNK) {
     checkStop(opts)
     const end = Math.min(indexed, start + ROW_CHUNK)
@@ -460,20 +476,9 @@ function trainPq(
       residual(space, rowAt(pos), centroids, assign[pos]!, buf, r)
       const out = slot[pos]! * m
       for (let s = 0; s < m; s++) {
-        let best = 0
-        let bestD = Infinity
-        const ro = s * dsub
-        for (let c = 0; c < ksub; c++) {
-          const cb = (s * ksub + c) * dsub
-          let dot = 0
-          for (let j = 0; j < dsub; j++) dot += r[ro + j]! * codebooks[cb + j]!
-          const d = cbNorm[s * ksub + c]! - 2 * dot
-          if (d < bestD) {
-            bestD = d
-            best = c
-          }
-        }
-        codes[out + s] = best
+        const cbs = codebooks.subarray(s * ksub * dsub, (s + 1) * ksub * dsub)
+        nearestTwo(r, s * dsub, cbs, cbNorm.subarray(s * ksub, (s + 1) * ksub), ksub, dsub, best)
+        codes[out + s] = best[0]!
       }
     }
     opts.onProgress?.(0.8 + (0.2 * end) / indexed)
@@ -745,11 +750,27 @@ export class IvfIndex implements VectorIndex {
           const row = rows[i]!
           if (words !== undefined && (row >= size || (words[row >>> 5]! & (1 << (row & 31))) === 0)) continue
           const o = i * dim
-          let s = 0
-          for (let j = 0; j < dim; j++) {
-            const d = t[j]! - codes[o + j]! * vstep[j]!
-            s += d * d
+          // Four independent sums, as the exact kernels, so the adds overlap.
+          let s0 = 0
+          let s1 = 0
+          let s2 = 0
+          let s3 = 0
+          let j = 0
+          for (; j + 3 < dim; j += 4) {
+            const d0 = t[j]! - codes[o + j]! * vstep[j]!
+            const d1 = t[j + 1]! - codes[o + j + 1]! * vstep[j + 1]!
+            const d2 = t[j + 2]! - codes[o + j + 2]! * vstep[j + 2]!
+            const d3 = t[j + 3]! - codes[o + j + 3]! * vstep[j + 3]!
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
           }
+          for (; j < dim; j++) {
+            const d = t[j]! - codes[o + j]! * vstep[j]!
+            s0 += d * d
+          }
+          const s = s0 + s1 + (s2 + s3)
           if (heap.admits(s, row)) {
             heap.replaceTop(s, row)
             admitted++
@@ -773,9 +794,19 @@ export class IvfIndex implements VectorIndex {
         const row = rows[i]!
         if (words !== undefined && (row >= size || (words[row >>> 5]! & (1 << (row & 31))) === 0)) continue
         const o = i * dim
-        let s = base
-        for (let j = 0; j < dim; j++) s += w[j]! * codes[o + j]!
-        const key = -s
+        let s0 = 0
+        let s1 = 0
+        let s2 = 0
+        let s3 = 0
+        let j = 0
+        for (; j + 3 < dim; j += 4) {
+          s0 += w[j]! * codes[o + j]!
+          s1 += w[j + 1]! * codes[o + j + 1]!
+          s2 += w[j + 2]! * codes[o + j + 2]!
+          s3 += w[j + 3]! * codes[o + j + 3]!
+        }
+        for (; j < dim; j++) s0 += w[j]! * codes[o + j]!
+        const key = -(base + (s0 + s1 + (s2 + s3)))
         if (heap.admits(key, row)) {
           heap.replaceTop(key, row)
           admitted++
@@ -830,9 +861,15 @@ export class IvfIndex implements VectorIndex {
         const row = rows[i]!
         if (words !== undefined && (row >= size || (words[row >>> 5]! & (1 << (row & 31))) === 0)) continue
         const o = i * m
-        let s = base
-        for (let j = 0; j < m; j++) s += lt[j * ksub + codes[o + j]!]!
-        const key = sign * s
+        let s0 = 0
+        let s1 = 0
+        let j = 0
+        for (; j + 1 < m; j += 2) {
+          s0 += lt[j * ksub + codes[o + j]!]!
+          s1 += lt[(j + 1) * ksub + codes[o + j + 1]!]!
+        }
+        if (j < m) s0 += lt[j * ksub + codes[o + j]!]!
+        const key = sign * (base + (s0 + s1))
         if (heap.admits(key, row)) {
           heap.replaceTop(key, row)
           admitted++

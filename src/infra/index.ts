@@ -113,7 +113,8 @@ function parseStorageUrl(what: string, url: string): URL {
   } catch {
     throw new DbError(
       'ParameterInvalid',
-      `unsupported ${what} url scheme in ${JSON.stringify(url)}: expected memory://, file:///absolute/path, an absolute path or a cluster url`,
+      `unsupported ${what} url scheme in ${JSON.stringify(url)}: expected memory://, ` +
+        'file:///absolute/path, an absolute path or a cluster url (etcd://, nats://)',
     )
   }
   if (parsed.protocol === 'file:' && parsed.host !== '') {

@@ -2,12 +2,12 @@
  * Real etcd and NATS JetStream servers for the cluster adapters' tests, started by the test itself
  * on 127.0.0.1 with free ports and a temp data directory, stopped by PID (never by name).
  *
- * A missing binary is a test failure with the apt package to install, not a silent skip: the cluster
- * adapters must not go untested because a package was forgotten. HARRIER_SKIP_CLUSTER_TESTS=1 turns
+ * A missing binary is a test failure naming the apt package to install, not a silent skip: the
+ * cluster adapters must not go untested because a package was forgotten. HARRIER_SKIP_CLUSTER_TESTS=1 turns
  * these tests into skips instead (`clusterSkipReason`), for machines that cannot install them.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -24,8 +24,8 @@ export interface TestServer {
 
 export interface RestartableServer extends TestServer {
   /**
-   * Stops the process (SIGKILL when `crash`, else SIGTERM) and starts it again on the same ports and
-   * data directory, resolving once it is healthy.
+   * Stops the process (SIGKILL when `crash`, else SIGTERM) and starts it again on the same ports
+   * and data directory, resolving once it is healthy.
    */
   restart(opts?: { readonly crash?: boolean }): Promise<void>
 }
@@ -74,7 +74,8 @@ export function clusterSkipReason(server: 'etcd' | 'nats'): string | undefined {
   if (process.env.HARRIER_SKIP_CLUSTER_TESTS !== '1') return undefined
   const b = server === 'etcd' ? ETCD : NATS
   const installed = findBinary(b.name) !== undefined
-  return `HARRIER_SKIP_CLUSTER_TESTS=1${installed ? '' : ` (${b.name} missing: apt-get install -y ${b.aptPackages})`}`
+  const missing = installed ? '' : ` (${b.name} missing: apt-get install -y ${b.aptPackages})`
+  return `HARRIER_SKIP_CLUSTER_TESTS=1${missing}`
 }
 
 /** A port free right now (the kernel picks it); the tiny race with other processes is accepted. */
@@ -92,24 +93,46 @@ export function freePort(): Promise<number> {
   })
 }
 
+async function removeDir(dir: string): Promise<void> {
+  liveDirs.delete(dir)
+  await rm(dir, { recursive: true, force: true })
+}
+
 async function freePorts(n: number): Promise<number[]> {
   const ports = new Set<number>()
   while (ports.size < n) ports.add(await freePort())
   return [...ports]
 }
 
-/** Children still running when the test process exits are killed, so a crash leaves no daemons. */
+/**
+ * Children still running when the test process exits are killed, so a crash or a runner timeout
+ * (SIGTERM, SIGINT) leaves no daemons behind. The signal is re-raised to keep its default effect.
+ */
 const live = new Set<ChildProcess>()
-process.once('exit', () => {
+/** Data directories of servers not yet stopped, removed on exit too. */
+const liveDirs = new Set<string>()
+const killLive = (): void => {
   for (const child of live) child.kill('SIGKILL')
-})
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true })
+}
+process.once('exit', killLive)
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    killLive()
+    process.kill(process.pid, sig)
+  })
+}
 
 interface Spawned {
   readonly child: ChildProcess
   readonly exited: Promise<void>
 }
 
-async function spawnLogged(bin: string, args: readonly string[], logFile: string): Promise<Spawned> {
+async function spawnLogged(
+  bin: string,
+  args: readonly string[],
+  logFile: string,
+): Promise<Spawned> {
   const log = await open(logFile, 'a')
   const child = spawn(bin, args, { stdio: ['ignore', log.fd, log.fd] })
   await log.close()
@@ -143,7 +166,7 @@ function logTail(file: string): string {
   }
 }
 
-/** Polls `probe` until it returns true; fails with the server log if the process dies or time runs out. */
+/** Polls `probe` until true; fails with the server log if the process dies or time runs out. */
 async function waitHealthy(
   what: string,
   p: Spawned,
@@ -179,6 +202,7 @@ async function httpOk(url: string, body?: (text: string) => boolean): Promise<bo
 export async function startEtcd(): Promise<TestServer> {
   const bin = requireBinary(ETCD)
   const dir = await mkdtemp(join(tmpdir(), 'harrier-etcd-'))
+  liveDirs.add(dir)
   const [client, peer] = await freePorts(2)
   const clientUrl = `http://127.0.0.1:${client}`
   const peerUrl = `http://127.0.0.1:${peer}`
@@ -203,7 +227,7 @@ export async function startEtcd(): Promise<TestServer> {
     )
   } catch (e) {
     await kill(p, 'SIGKILL')
-    await rm(dir, { recursive: true, force: true })
+    await removeDir(dir)
     throw e
   }
   let stopped: Promise<void> | undefined
@@ -213,7 +237,7 @@ export async function startEtcd(): Promise<TestServer> {
     stop: () =>
       (stopped ??= (async () => {
         await kill(p, 'SIGTERM')
-        await rm(dir, { recursive: true, force: true })
+        await removeDir(dir)
       })()),
   }
 }
@@ -226,6 +250,7 @@ export async function startEtcd(): Promise<TestServer> {
 export async function startNats(): Promise<RestartableServer> {
   const bin = requireBinary(NATS)
   const dir = await mkdtemp(join(tmpdir(), 'harrier-nats-'))
+  liveDirs.add(dir)
   const [port, monitor] = await freePorts(2)
   const logFile = join(dir, 'nats.log')
   const conf = join(dir, 'nats.conf')
@@ -252,7 +277,7 @@ export async function startNats(): Promise<RestartableServer> {
     await healthy(p)
   } catch (e) {
     await kill(p, 'SIGKILL')
-    await rm(dir, { recursive: true, force: true })
+    await removeDir(dir)
     throw e
   }
   let stopped: Promise<void> | undefined
@@ -270,7 +295,7 @@ export async function startNats(): Promise<RestartableServer> {
     stop: () =>
       (stopped ??= (async () => {
         await kill(p, 'SIGTERM')
-        await rm(dir, { recursive: true, force: true })
+        await removeDir(dir)
       })()),
   }
   return server

@@ -14,13 +14,13 @@
  *   `ttlMs` is rounded up to that. `close()` revokes the leases this instance granted: a process
  *   that shuts down drops its sessions at once, as the embedded store does.
  * - Writes are never retried by the client: a put or txn that timed out may or may not have been
- *   applied, and retrying a txn could report `succeeded: false` for a write that won. They fail with
- *   DbError('ServiceUnavailable') (retriable) and the caller decides.
+ *   applied, and retrying a txn could report `succeeded: false` for a write that won. They fail
+ *   with DbError('ServiceUnavailable') (retriable) and the caller decides.
  * - `watch()` without `fromRevision` needs etcd's current revision, which is not known
  *   synchronously: it reads it, and this instance's calls made meanwhile wait for that read (one
  *   round trip), so they are delivered and nothing written before the call is.
- * - A watch whose `fromRevision` has been compacted cannot throw from `watch()` (etcd answers later):
- *   it is logged at error level and delivers nothing. etcd never compacts unless told to
+ * - A watch whose `fromRevision` has been compacted cannot throw from `watch()` (etcd answers
+ *   later): it is logged at error level and delivers nothing. etcd never compacts unless told to
  *   (`--auto-compaction-*`); compaction must keep more history than the longest watch catch-up.
  *
  * etcd limits: 128 ops per txn (`--max-txn-ops`) and 1.5 MiB per request (`--max-request-bytes`).
@@ -65,8 +65,8 @@ export interface EtcdMetaStoreOptions {
 
 /**
  * Parses `etcd://host:port[,host:port...][/root/path]`. Not a WHATWG URL when it lists several
- * hosts, so it is parsed by hand. The path, without its leading '/', plus a trailing '/', is the key
- * root (`/harrier` → `harrier/`; none → keys unprefixed).
+ * hosts, so it is parsed by hand. The path, without its leading '/', plus a trailing '/', is the
+ * key root (`/harrier` → `harrier/`; none → keys unprefixed).
  * @throws DbError('ParameterInvalid')
  */
 export function parseEtcdUrl(url: string): { endpoints: string[]; root: string } {
@@ -80,7 +80,10 @@ export function parseEtcdUrl(url: string): { endpoints: string[]; root: string }
   const endpoints = m[1]!.split(',').map((h) => h.trim())
   for (const h of endpoints) {
     if (!/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/.test(h)) {
-      throw new DbError('ParameterInvalid', `meta store url ${url}: bad etcd endpoint ${JSON.stringify(h)}`)
+      throw new DbError(
+        'ParameterInvalid',
+        `meta store url ${url}: bad etcd endpoint ${JSON.stringify(h)}`,
+      )
     }
   }
   let path: string
@@ -114,7 +117,7 @@ export class EtcdMetaStore implements MetaStore {
   readonly #log: Logger
   readonly #timeoutMs: number
   readonly #where: string
-  /** Highest revision seen in any response: the "now" of `watch()` without fromRevision. */
+  /** Highest revision seen in any response; "now" for `watch()` if reading the revision fails. */
   #lastRev = 0
   /** Decimal etcd ids of the leases granted here and not known to be gone; revoked on close. */
   readonly #leases = new Set<string>()
@@ -143,7 +146,10 @@ export class EtcdMetaStore implements MetaStore {
       throw new DbError('ParameterInvalid', 'etcd meta store needs at least one endpoint')
     const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
-      throw new DbError('ParameterInvalid', `etcd requestTimeoutMs must be positive, got ${timeoutMs}`)
+      throw new DbError(
+        'ParameterInvalid',
+        `etcd requestTimeoutMs must be positive, got ${timeoutMs}`,
+      )
     const options: IOptions = {
       hosts: opts.endpoints.map((h) => `http://${h}`),
       dialTimeout: timeoutMs,
@@ -172,7 +178,9 @@ export class EtcdMetaStore implements MetaStore {
 
   async get(key: string): Promise<KeyValue | undefined> {
     checkKey(key)
-    const res = await this.#call('get', 'read', () => this.#client.kv.range({ key: this.#key(key) }))
+    const res = await this.#call('get', 'read', () =>
+      this.#client.kv.range({ key: this.#key(key) }),
+    )
     const kv = res.kvs[0]
     return kv ? this.#toKv(kv) : undefined
   }
@@ -190,7 +198,7 @@ export class EtcdMetaStore implements MetaStore {
   }
 
   async currentRevision(): Promise<number> {
-    // Any linearizable read returns the store revision in its header; a count of one key is cheapest.
+    // Any linearizable read returns the store revision in its header; counting one key is cheapest.
     const res = await this.#call('current revision', 'read', () =>
       this.#client.kv.range({ key: Buffer.from([0]), count_only: true }),
     )
@@ -309,7 +317,10 @@ export class EtcdMetaStore implements MetaStore {
       ).then(
         (res) => start(Number(res.header.revision)),
         (e: unknown) => {
-          this.#log.warn({ err: e, prefix }, 'etcd revision read failed; watching from the last one seen')
+          this.#log.warn(
+            { err: e, prefix },
+            'etcd revision read failed; watching from the last one seen',
+          )
           start(from)
         },
       )
@@ -390,7 +401,8 @@ export class EtcdMetaStore implements MetaStore {
         try {
           return await new Promise<{ TTL: string }>((resolve, reject) => {
             const timer = setTimeout(
-              () => reject(new DbError('ServiceUnavailable', `etcd lease ${id} keepAlive timed out`)),
+              () =>
+                reject(new DbError('ServiceUnavailable', `etcd lease ${id} keepAlive timed out`)),
               this.#timeoutMs,
             )
             stream.on('data', (r) => {
@@ -419,7 +431,9 @@ export class EtcdMetaStore implements MetaStore {
 
   async #revoke(dec: string): Promise<void> {
     try {
-      await this.#call('revoke lease', 'write', () => this.#client.leaseClient.leaseRevoke({ ID: dec }))
+      await this.#call('revoke lease', 'write', () =>
+        this.#client.leaseClient.leaseRevoke({ ID: dec }),
+      )
     } catch (e) {
       // Revoking a lease that is already gone is a no-op (the port's revoke is idempotent).
       if (!(isDbError(e) && e.cause instanceof EtcdLeaseInvalidError)) throw e
@@ -438,7 +452,10 @@ export class EtcdMetaStore implements MetaStore {
         [...this.#leases].map((ID) =>
           this.#client.leaseClient.leaseRevoke({ ID }).catch((e: unknown) => {
             if (!(e instanceof EtcdLeaseInvalidError))
-              this.#log.warn({ err: e, lease: BigInt(ID).toString(16) }, 'etcd lease revoke on close failed')
+              this.#log.warn(
+                { err: e, lease: BigInt(ID).toString(16) },
+                'etcd lease revoke on close failed',
+              )
           }),
         ),
       )
@@ -525,13 +542,17 @@ export class EtcdMetaStore implements MetaStore {
         cause: e,
       })
     if (/too many operations in txn request/.test(msg))
-      return new DbError('ParameterTooLarge', `${what}: too many operations in one txn (etcd --max-txn-ops)`, {
-        cause: e,
-      })
+      return new DbError(
+        'ParameterTooLarge',
+        `${what}: too many operations in one txn (etcd --max-txn-ops)`,
+        { cause: e },
+      )
     if (/request is too large/.test(msg))
-      return new DbError('ParameterTooLarge', `${what}: request too large (etcd --max-request-bytes)`, {
-        cause: e,
-      })
+      return new DbError(
+        'ParameterTooLarge',
+        `${what}: request too large (etcd --max-request-bytes)`,
+        { cause: e },
+      )
     if (e instanceof GRPCInvalidArgumentError)
       return new DbError('ParameterInvalid', `${what}: ${msg}`, { cause: e })
     if (
@@ -540,7 +561,9 @@ export class EtcdMetaStore implements MetaStore {
       UNAVAILABLE_NAMES.has(name) ||
       UNAVAILABLE_MESSAGES.test(msg)
     ) {
-      return new DbError('ServiceUnavailable', `etcd ${what} at ${this.#where}: ${msg}`, { cause: e })
+      return new DbError('ServiceUnavailable', `etcd ${what} at ${this.#where}: ${msg}`, {
+        cause: e,
+      })
     }
     return new DbError('IoFailed', `etcd ${what} at ${this.#where}: ${msg}`, { cause: e })
   }
@@ -597,7 +620,10 @@ export class EtcdMetaStore implements MetaStore {
     }
   }
 
-  /** The port's compare as etcd's; etcd already reads a missing key's numbers as 0 and fails value compares on it. */
+  /**
+   * The port's compare as etcd's. etcd already reads a missing key's numbers as 0 and fails value
+   * compares on it, as the port says.
+   */
   #compare(c: Compare): ICompare {
     checkKey(c.key)
     const key = this.#key(c.key)
@@ -641,7 +667,9 @@ const COMPARE_RESULTS: Readonly<Record<string, 'Equal' | 'NotEqual' | 'Less' | '
 }
 
 /** The policy etcd3 runs every call through: once, as is. */
-const NO_RETRY = { execute: <T>(fn: () => T | Promise<T>): Promise<T> => Promise.resolve().then(fn) }
+const NO_RETRY = {
+  execute: <T>(fn: () => T | Promise<T>): Promise<T> => Promise.resolve().then(fn),
+}
 
 function compareBound(op: Compare['op'], value: number): string {
   if (Number.isInteger(value)) return String(value)
@@ -659,7 +687,10 @@ function checkKey(key: string): void {
 /** Port lease ids are etcd's int64 ids in hex (as etcdctl prints them). */
 function leaseToEtcd(id: string): string {
   if (typeof id !== 'string' || !/^[0-9a-f]{1,16}$/.test(id))
-    throw new DbError('ParameterInvalid', `lease ${JSON.stringify(id)} not found (expired or revoked)`)
+    throw new DbError(
+      'ParameterInvalid',
+      `lease ${JSON.stringify(id)} not found (expired or revoked)`,
+    )
   const n = BigInt(`0x${id}`)
   if (n === 0n || n > INT64_MAX)
     throw new DbError('ParameterInvalid', `lease ${id} not found (expired or revoked)`)

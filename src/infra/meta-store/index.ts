@@ -15,3 +15,5 @@ export {
   type FileMetaStoreOptions,
   type FileMetaStoreStats,
 } from './file-meta-store.js'
+// Types only: the etcd adapter (and its SDK) loads on demand through openMetaStore('etcd://...').
+export type { EtcdMetaStore, EtcdMetaStoreOptions } from './etcd-meta-store.js'

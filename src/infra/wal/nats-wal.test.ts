@@ -102,6 +102,8 @@ describe('NatsWalProvider on a real nats-server', { skip: clusterSkipReason('nat
         for (let extra = 0; !opened || extra++ < 2; ) {
           const calls = Array.from({ length: 20 }, (_, i) => old.append(bytes(`m${results.length + i}`)))
           results.push(...(await Promise.allSettled(calls)))
+          // Fenced appends reject without I/O: let the open's replies in.
+          await new Promise((resolve) => setImmediate(resolve))
         }
         const next = await opening
         const landed = results.filter((r) => r.status === 'fulfilled').length

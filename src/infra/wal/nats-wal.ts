@@ -18,25 +18,29 @@
  * pipelined publishes land in call order or not at all, and a write by anyone else makes the next
  * one fail instead of interleaving. Each carries `Nats-Msg-Id` = `<token>.<term>.<sequence>`: a
  * publish retried after a timeout is dropped by JetStream's duplicate window (2 min) and acked with
- * the original sequence, never stored twice. An append that still fails poisons the channel in this
- * provider (later appends reject with the same error) until it is opened again, because the
- * sequences issued after it no longer match the stream.
+ * the original sequence, never stored twice. The same resend happens at once when the client
+ * reconnects (nats.js loses requests made while it is disconnected). An append that still fails
+ * poisons the channel in this provider (later appends reject with the same error) until it is
+ * opened again, because the sequences issued after it no longer match the stream.
  *
  * Fencing: open() takes the next term with a CAS on the KV key, then moves the stream's subject to
  * `<prefix>.<token>.<term>`. From that moment JetStream itself rejects a publish from an older
  * owner in any process (no stream listens on its subject: "503 no responders"), which the older
- * owner reports as ChannelFenced after reading the KV term. Appends it issued before the move are in
- * the log the new owner sees: open() reads the stream's last sequence after the move. Within one
- * provider, older instances are fenced at once and their in-flight appends finish first.
+ * owner reports as ChannelFenced after reading the KV term. Appends it issued before the move are
+ * in the log the new owner sees: open() reads the stream's last sequence after the move. Within
+ * one provider, older instances are fenced at once and their in-flight appends finish first.
+ * Across processes the broker cannot tell whether the holder of the highest term is alive, so
+ * another process may open that same term again (a restarted owner does); the coordinator never
+ * gives one term to two owners.
  *
  * Reads replay through an ordered consumer from `from + 1` up to the last sequence this provider
  * had acknowledged when read() was called (the owner is the only writer, so that is the tail; an
  * instance fenced by another process does not learn of the new owner's entries).
  *
- * Durability: an ack means the entry is in the JetStream file store of the stream's replicas.
- * nats-server 2.9 does not fsync per message (it syncs every 2 minutes), so a single-node server
- * (replicas 1) keeps acked entries across a process crash but not across a power loss; use 3
- * replicas (`?replicas=3`) for that.
+ * Durability: an ack means the entry is in the JetStream file store of a quorum of the stream's
+ * replicas. nats-server 2.9 does not fsync per message (it syncs every 2 minutes), so a single-node
+ * server (replicas 1) keeps acked entries across a process crash but not across a power loss; use
+ * 3 replicas (`?replicas=3`) for that.
  *
  * Entries are limited by the server's max_payload (1 MiB by default; raise it in the server config)
  * minus about 1 KiB of headers: larger ones are rejected with ParameterTooLarge.
@@ -61,7 +65,7 @@ import type { Wal, WalEntry, WalOpenOptions, WalProvider } from './wal.js'
 export interface NatsWalOptions {
   /** `host:port` of each NATS server (one cluster). */
   readonly servers: readonly string[]
-  /** Names every stream, subject and the KV bucket; [A-Za-z0-9-], 1-64 characters. Default 'harrier'. */
+  /** Starts every stream, subject and KV bucket name: 1-64 of [A-Za-z0-9-]. Default 'harrier'. */
   readonly prefix?: string
   /** JetStream replicas of each stream and of the term bucket. Default 1. */
   readonly replicas?: number
@@ -94,7 +98,10 @@ export function parseNatsUrl(url: string): { servers: string[]; prefix: string; 
   let replicas = 1
   for (const [k, v] of new URLSearchParams(m[3] ?? '')) {
     if (k !== 'replicas')
-      throw new DbError('ParameterInvalid', `WAL url ${url}: unknown parameter ${JSON.stringify(k)}`)
+      throw new DbError(
+        'ParameterInvalid',
+        `WAL url ${url}: unknown parameter ${JSON.stringify(k)}`,
+      )
     replicas = Number(v)
   }
   checkReplicas(replicas)
@@ -162,6 +169,8 @@ export class NatsWalProvider implements WalProvider {
   readonly #replicas: number
   readonly #timeoutMs: number
   readonly #channels = new Map<string, ChannelState>()
+  /** Fired at a reconnect: the publish attempts in flight, which are then resent. */
+  readonly #inFlight = new Set<() => void>()
   /** open() calls run one at a time: they read and write term state across awaits. */
   #opening: Promise<unknown> = Promise.resolve()
   #closing: Promise<void> | undefined
@@ -308,7 +317,6 @@ export class NatsWalProvider implements WalProvider {
             max_bytes: -1,
             max_age: 0,
             num_replicas: this.#replicas,
-            allow_direct: true,
           })
         } catch (e2) {
           // 10058: created meanwhile by another process (with its subject already moved).
@@ -332,7 +340,7 @@ export class NatsWalProvider implements WalProvider {
     return st
   }
 
-  /** Decides the term and records it as the channel's highest with a KV CAS (retried on conflict). */
+  /** Decides the term and records it as the channel's highest by KV CAS (retried on conflict). */
   async #claimTerm(st: ChannelState, wanted: number | undefined): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       const { term: stored, revision } = await this.#readTerm(st)
@@ -355,7 +363,8 @@ export class NatsWalProvider implements WalProvider {
         return term
       } catch (e) {
         // 10071 (wrong last sequence): another process changed the term since we read it.
-        if (apiCode(e) !== 10071 || attempt >= 10) throw wrapNats(e, `claim term for WAL channel ${st.name}`)
+        if (apiCode(e) !== 10071 || attempt >= 10)
+          throw wrapNats(e, `claim term for WAL channel ${st.name}`)
       }
     }
   }
@@ -400,9 +409,18 @@ export class NatsWalProvider implements WalProvider {
       timeout: this.#timeoutMs,
     }
     const subject = this.#subject(st.token, term)
-    for (let attempt = 1; ; attempt++) {
+    for (let timeouts = 0; ; ) {
+      // A request made while the client is disconnected is lost rather than sent on reconnect,
+      // so each attempt also ends at the next reconnect, and is then resent at once.
+      const reconnected = signal()
+      this.#inFlight.add(reconnected.fire)
+      const sent = this.#js.publish(subject, payload, opts)
       try {
-        const ack = await this.#js.publish(subject, payload, opts)
+        const ack = await Promise.race([sent, reconnected.promise])
+        if (ack === RECONNECTED) {
+          sent.catch(() => undefined)
+          continue
+        }
         if (ack.seq !== seq) {
           throw new DbError(
             'IoFailed',
@@ -413,12 +431,14 @@ export class NatsWalProvider implements WalProvider {
         return
       } catch (e) {
         if (isDbError(e)) throw poison(st, e)
-        // Safe to resend: same msg id, so a copy JetStream already stored is acked, not stored again.
-        if (natsCode(e) === 'TIMEOUT' && attempt < PUBLISH_ATTEMPTS && !this.#closing) {
-          this.#log.warn({ channel: st.name, seq, attempt }, 'WAL publish timed out; retrying')
+        // Safe to resend: same msg id, so a copy JetStream already stored is acked, not kept twice.
+        if (natsCode(e) === 'TIMEOUT' && ++timeouts < PUBLISH_ATTEMPTS && !this.#closing) {
+          this.#log.warn({ channel: st.name, seq, timeouts }, 'WAL publish timed out; retrying')
           continue
         }
         throw await this.#publishFailure(st, term, e)
+      } finally {
+        this.#inFlight.delete(reconnected.fire)
       }
     }
   }
@@ -519,7 +539,10 @@ export class NatsWalProvider implements WalProvider {
     void (async () => {
       for await (const s of this.#nc.status()) {
         if (s.type === 'disconnect') this.#log.warn({ server: s.data }, 'NATS disconnected')
-        else if (s.type === 'reconnect') this.#log.info({ server: s.data }, 'NATS reconnected')
+        else if (s.type === 'reconnect') {
+          this.#log.info({ server: s.data }, 'NATS reconnected')
+          for (const fire of [...this.#inFlight]) fire()
+        }
       }
     })().catch(() => undefined)
   }
@@ -670,6 +693,16 @@ function wrapNats(e: unknown, what: string): DbError {
   if (code !== undefined && UNAVAILABLE_CODES.has(code))
     return new DbError('ServiceUnavailable', `${what}: ${msg}`, { cause: e })
   return new DbError('IoFailed', `${what}: ${msg}`, { cause: e })
+}
+
+const RECONNECTED: unique symbol = Symbol('reconnected')
+
+function signal(): { promise: Promise<typeof RECONNECTED>; fire(): void } {
+  let fire!: () => void
+  const promise = new Promise<typeof RECONNECTED>((resolve) => {
+    fire = () => resolve(RECONNECTED)
+  })
+  return { promise, fire }
 }
 
 /** `p`'s value, or undefined once `ms` pass first (p keeps running). */
