@@ -497,7 +497,7 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
 
   // ---------------------------------------------------------------- 5
   it('filters through query, search and delete match a computation over the inserted rows', async () => {
-    await create({
+    const filterSchema = {
       collection_name: 'filters',
       consistency_level: 'Strong',
       enable_dynamic_field: true,
@@ -513,7 +513,8 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
         { name: 'opt', data_type: DataType.Int32, nullable: true },
         { name: 'b', data_type: DataType.Bool },
       ],
-    })
+    }
+    await create(filterSchema)
     const words = ['red', 'blue', 'redwood', 'green']
     const N = 120
     const rows: Row[] = Array.from({ length: N }, (_, i) => ({
@@ -623,6 +624,25 @@ describe('Milvus 2.6 compatibility through the official SDK', () => {
       }
     }
     assert.deepEqual(failures, [], 'every filter selects exactly the expected rows')
+
+    // Every construct also drives Delete: restore all rows (upsert), delete by the filter, and exactly
+    // the rows the filter does not match remain.
+    await create({ ...filterSchema, collection_name: 'filters_del' })
+    await insert('filters_del', rows)
+    await indexAndLoad('filters_del', 'v', 'FLAT', 'L2')
+    const delFailures: string[] = []
+    for (const [expr, pred] of cases) {
+      ok((await client.upsert({ collection_name: 'filters_del', data: rows })).status, 'restore rows')
+      const del = await client.delete({ collection_name: 'filters_del', filter: expr })
+      if (del.status.error_code !== ErrorCode.SUCCESS) {
+        delFailures.push(`delete [${expr}] failed: ${del.status.reason}`)
+        continue
+      }
+      const left = await queryIds('filters_del', 'id >= 0')
+      const want = rows.filter((r) => !pred(r)).map((r) => r.id as number)
+      if (JSON.stringify(left) !== JSON.stringify(want)) delFailures.push(`delete [${expr}]: left ${JSON.stringify(left)}, want ${JSON.stringify(want)}`)
+    }
+    assert.deepEqual(delFailures, [], 'every filter deletes exactly the rows it matches')
 
     // Template parameters: the SDK sends `exprValues` as expr_template_values (int64_val, float_val,
     // string_val, array_val).
