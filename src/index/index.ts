@@ -1,7 +1,8 @@
 /**
- * index/: vector search kernels and the VectorIndex port. Exact search (bruteForceSearch, FLAT)
- * is pure TypeScript over typed arrays and always available; HNSW (and, for now, the other ANN
- * index types) runs on the usearch native addon behind the same port. buildVectorIndex /
+ * index/: vector search kernels and the VectorIndex port. Exact search (bruteForceSearch, FLAT),
+ * the IVF family (IVF_FLAT, IVF_SQ8, IVF_PQ, BIN_IVF_FLAT) and the sparse inverted index are pure
+ * TypeScript over typed arrays and always available; HNSW (and, for now, the remaining graph and
+ * disk index types) runs on the usearch native addon behind the same port. buildVectorIndex /
  * loadVectorIndex dispatch on Milvus's index_type; IndexBuildPool builds off the event loop.
  */
 export type { Hits, SearchOptions } from './brute-force.js'
@@ -13,8 +14,30 @@ export type { IndexBuildOptions, IndexBuildPoolOptions, IndexBuildRequest } from
 export { IndexBuildPool } from './index-build-pool.js'
 export type { BuildOptions } from './index-factory.js'
 export { buildVectorIndex, loadVectorIndex } from './index-factory.js'
-export type { HnswBuildParams, IndexEngine, IndexTypeSpec, SearchProfile } from './index-params.js'
-export { hnswBuildParams, indexTypeSpec, searchEf } from './index-params.js'
+export type {
+  HnswBuildParams,
+  IndexEngine,
+  IndexTypeSpec,
+  IvfBuildParams,
+  IvfSearchParams,
+  SearchProfile,
+  SparseAlgo,
+  SparseBuildParams,
+  SparseSearchParams,
+} from './index-params.js'
+export {
+  hnswBuildParams,
+  indexTypeSpec,
+  ivfBuildParams,
+  ivfSearchParams,
+  searchEf,
+  sparseBuildParams,
+  sparseSearchParams,
+} from './index-params.js'
+export type { IvfKind, IvfOptions } from './ivf-index.js'
+export { buildIvfIndex, IvfIndex, loadIvfIndex } from './ivf-index.js'
+export type { SparseIndexOptions } from './sparse-inverted-index.js'
+export { buildSparseIndex, loadSparseIndex, SparseInvertedIndex } from './sparse-inverted-index.js'
 export {
   bfloat16ToFloat32,
   float16ToFloat32,

@@ -394,6 +394,10 @@ describe('IVF index: parameters and builds', () => {
     assertKind(() => ix.search(queries, { k: 5, radius: 1, rangeFilter: 2 }), 'ParameterInvalid', /range_filter must be less than radius/)
     assertKind(() => ix.search(f16(QUERIES.subarray(0, DIM)), { k: 1 }), 'ParameterInvalid', /vector type mismatch/)
     assertKind(() => ix.search({ type: 'FloatVector', dim: 3, data: new Float32Array(3) }, { k: 1 }), 'ParameterInvalid', /dimension mismatch/)
+    // Huge refine_k and k are bounded by the rows, not allocated as asked.
+    const pq = buildVectorIndex('IVF_PQ', data, 'L2', { nlist: '16', m: '8' })
+    assert.equal(pq.search(queries, { k: 5, params: { refine_k: 3e38 } })[0]!.rows.length, 5)
+    assert.deepEqual(pq.search(queries, { k: 1e6, params: { nprobe: 16 } })[0]!.rows.length, 500)
     // nprobe as a string, absent, or null (pymilvus's "default") is fine.
     for (const params of [{ nprobe: '4' }, {}, { nprobe: null }, { nprobe: 16, refine_k: '1.5' }]) {
       assert.equal(ix.search(queries, { k: 10, params })[0]!.rows.length, 10)

@@ -5,9 +5,11 @@
  *
  * Hamerly keeps, per point, an upper bound on the distance to its centre and a lower bound on the
  * distance to every other centre; after centres move, the bounds are loosened by the movement and
- * a point is only re-scanned when they cross. Assignments are exactly Lloyd's (same centres, same
- * result), but later iterations touch a small fraction of the points: that is what makes training
- * 256 * nlist points in JavaScript affordable. Ties go to the lower centre index.
+ * a point is only re-scanned when they cross. A re-scan (and the first assignment) is itself
+ * pruned by the triangle inequality (CentroidSearch) when 16 <= d and k <= 1024, else a blocked
+ * full scan. Assignments are Lloyd's (same centres, same result up to exact distance ties), but
+ * most distances are never computed: on clustered 128-d data ~10 per point per pass instead of
+ * k. That is what makes training 256 * nlist points in JavaScript (~0.5-1 GFLOP/s) affordable.
  */
 import { DbError } from '../common/errors.js'
 import { rng } from './ann-fixture.js'
@@ -74,10 +76,12 @@ export function nearest(x: Float32Array, xo: number, centroids: Float32Array, k:
  * Exact nearest-centre search that skips centres by the triangle inequality. For a starting
  * centre g at distance dg from x, any centre c with |g - c| >= dg + best cannot beat the best
  * found so far, so g's other centres are scanned in ascending |g - c| and the scan stops at the
- * first that far. On clustered data only the centres around x's own cluster are scored (measured
- * 10-20x fewer distance computations on the seeded mixtures); on data without structure it
- * degrades to a full scan plus the sorting. Starting points come from a greedy walk over the
- * neighbour lists from the nearest of ~sqrt(k) pivots, or from a point's current centre.
+ * first that far. On clustered data only the centres around x's own cluster are scored; on data
+ * without structure it degrades to a full scan plus the bookkeeping.
+ *
+ * A starting centre is a point's current centre during training, else a guess: centres are
+ * grouped by a small k-means of their own (sqrt(k) groups), and the guess is the nearest member
+ * of the nearest group (2 sqrt(k) distances). A guess in the wrong cluster costs only speed.
  */
 export class CentroidSearch {
   readonly k: number
@@ -86,9 +90,10 @@ export class CentroidSearch {
   /** Per centre, the other centres by ascending distance (k - 1 each), and those distances. */
   readonly #nbr: Int32Array
   readonly #nbrDist: Float64Array
-  readonly #pivots: Int32Array
+  #groups: CentreGroups | null = null
 
   constructor(centroids: Float32Array, k: number, d: number) {
+    if (k > PRUNED_MAX_K) throw new DbError('ServiceInternal', `CentroidSearch supports at most ${PRUNED_MAX_K} centres`)
     this.k = k
     this.d = d
     this.centroids = centroids
@@ -103,18 +108,27 @@ export class CentroidSearch {
     }
     this.#nbr = new Int32Array(k * w)
     this.#nbrDist = new Float64Array(k * w)
-    const idx = new Int32Array(w)
+    // Sorting by a comparator costs ~100x a native typed-array sort, and this runs k times per
+    // Lloyd iteration. The neighbour's index rides in the low 11 mantissa bits of its distance
+    // (non-negative doubles order like their bit patterns), which perturbs the order by at most
+    // 2^-41 relative: nearestFrom's stopping test carries a 1e-9 margin, so it stays exact.
+    const keys = new Float64Array(w)
+    const bits = new Uint32Array(keys.buffer)
     for (let a = 0; a < k; a++) {
       let c = 0
-      for (let b = 0; b < k; b++) if (b !== a) idx[c++] = b
-      const row = a * k
-      idx.sort((x, y) => pair[row + x]! - pair[row + y]! || x - y)
-      this.#nbr.set(idx, a * w)
-      for (let i = 0; i < w; i++) this.#nbrDist[a * w + i] = pair[row + idx[i]!]!
+      for (let b = 0; b < k; b++) {
+        if (b === a) continue
+        keys[c] = pair[a * k + b]!
+        bits[2 * c] = (bits[2 * c]! & ~INDEX_MASK) | b
+        c++
+      }
+      keys.sort()
+      for (let i = 0; i < w; i++) {
+        const b = bits[2 * i]! & INDEX_MASK
+        this.#nbr[a * w + i] = b
+        this.#nbrDist[a * w + i] = pair[a * k + b]!
+      }
     }
-    const np = Math.max(1, Math.ceil(Math.sqrt(k)))
-    this.#pivots = new Int32Array(Math.min(np, k))
-    for (let i = 0; i < this.#pivots.length; i++) this.#pivots[i] = Math.floor((i * k) / this.#pivots.length)
   }
 
   /** Half the distance from centre c to its nearest other centre (Hamerly's s(c)). */
@@ -122,35 +136,55 @@ export class CentroidSearch {
     return this.k < 2 ? Infinity : this.#nbrDist[c * (this.k - 1)]! / 2
   }
 
-  /** A good starting centre for x: the nearest pivot, then greedy steps to closer neighbours. */
+  /** A starting centre for x: the nearest member of the nearest group (see the class comment). */
   guess(x: Float32Array, xo: number): number {
     const { centroids, d } = this
-    let g = 0
-    let gd = Infinity
-    for (let i = 0; i < this.#pivots.length; i++) {
-      const c = this.#pivots[i]!
-      const dist = l2sq(x, xo, centroids, c * d, d)
-      if (dist < gd) {
-        gd = dist
-        g = c
+    const g = this.#groups ?? this.#buildGroups()
+    const ng = g.offsets.length - 1
+    let group = 0
+    let best = Infinity
+    for (let i = 0; i < ng; i++) {
+      const dist = l2sq(x, xo, g.centres, i * d, d)
+      if (dist < best) {
+        best = dist
+        group = i
       }
     }
-    const w = this.k - 1
-    const fan = Math.min(w, GREEDY_FAN)
-    for (let moved = true; moved; ) {
-      moved = false
-      for (let i = 0; i < fan; i++) {
-        const c = this.#nbr[g * w + i]!
-        const dist = l2sq(x, xo, centroids, c * d, d)
-        if (dist < gd) {
-          gd = dist
-          g = c
-          moved = true
-          break
-        }
+    let c = 0
+    best = Infinity
+    for (let i = g.offsets[group]!; i < g.offsets[group + 1]!; i++) {
+      const m = g.members[i]!
+      const dist = l2sq(x, xo, centroids, m * d, d)
+      if (dist < best) {
+        best = dist
+        c = m
       }
     }
-    return g
+    return c
+  }
+
+  #buildGroups(): CentreGroups {
+    const { k, d } = this
+    const ng = Math.max(1, Math.ceil(Math.sqrt(k)))
+    // Few centres: every centre is its own group, and the guess is the exact nearest.
+    const km = k <= GROUPS_FROM_K ? null : kmeans(this.centroids, k, d, ng, { iterations: 5, seed: 1 })
+    const centres = km === null ? this.centroids : km.centroids
+    const n = km === null ? k : km.centroids.length / d
+    const offsets = new Int32Array(n + 1)
+    const members = new Int32Array(k)
+    if (km === null) {
+      for (let c = 0; c < k; c++) {
+        offsets[c + 1] = c + 1
+        members[c] = c
+      }
+    } else {
+      for (let c = 0; c < k; c++) offsets[km.assign[c]! + 1]!++
+      for (let i = 0; i < n; i++) offsets[i + 1]! += offsets[i]!
+      const at = offsets.slice(0, n)
+      for (let c = 0; c < k; c++) members[at[km.assign[c]!]!++] = c
+    }
+    this.#groups = { centres, offsets, members }
+    return this.#groups
   }
 
   /**
@@ -168,7 +202,7 @@ export class CentroidSearch {
     const base = g * w
     for (let i = 0; i < w; i++) {
       const gap = this.#nbrDist[base + i]!
-      // A relative margin keeps the test conservative under rounding of the sums.
+      // A relative margin keeps the test conservative under rounding (and the packed sort).
       if (gap * (1 - 1e-9) >= dg + bestD) {
         rest = gap - dg
         break
@@ -189,8 +223,17 @@ export class CentroidSearch {
   }
 }
 
-/** Neighbours tried per greedy step of CentroidSearch.guess. */
-const GREEDY_FAN = 8
+/** Centres grouped for guessing: group i's members are members[offsets[i]..offsets[i+1]). */
+interface CentreGroups {
+  readonly centres: Float32Array
+  readonly offsets: Int32Array
+  readonly members: Int32Array
+}
+
+/** Low mantissa bits that carry a neighbour's index while sorting (k <= PRUNED_MAX_K <= 2048). */
+const INDEX_MASK = 0x7ff
+/** Up to this many centres the guess scans them all (groups would not pay off). */
+const GROUPS_FROM_K = 64
 /** Above this many centres the k x k neighbour lists cost more than they save: plain scans. */
 export const PRUNED_MAX_K = 1024
 /**

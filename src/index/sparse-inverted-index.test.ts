@@ -229,6 +229,9 @@ describe('sparse inverted index: files and parameters', () => {
     assertKind(() => idx.search(QUERIES, { k: 5, params: { refine_factor: 0 } }), 'ParameterInvalid', /param 'refine_factor' \(0\)/)
     assertKind(() => idx.search(QUERIES, { k: 0 }), 'ParameterInvalid')
     assertKind(() => idx.search({ type: 'FloatVector', dim: 2, data: new Float32Array(2) }, { k: 1 }), 'ParameterInvalid', /vector type mismatch/)
+    // Huge refine_factor and k are bounded by the rows, not allocated as asked.
+    const approx = idx.search(QUERIES, { k: 1e6, params: { drop_ratio_search: 0.5, refine_factor: 2147483647 } })
+    assert.ok(approx.every((h) => h.rows.length <= N))
     // Strings, nulls and knowhere's 1.05 default ratio are fine.
     assert.deepEqual(
       idx.search(QUERIES, { k: 5, params: { drop_ratio_search: '0', dim_max_score_ratio: 1.05, refine_factor: null } }),

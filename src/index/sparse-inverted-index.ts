@@ -279,7 +279,8 @@ export class SparseInvertedIndex implements VectorIndex {
     const q = queries as SparseColumn
     const nq = q.data.length
     const range = opts.radius !== undefined
-    const scratch: Scratch = { acc: new Float64Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(64) }
+    // Accumulators only for term-at-a-time scans, allocated on first use.
+    let scratch: Scratch | undefined
     const result: Hits[] = new Array(nq)
     for (let qi = 0; qi < nq; qi++) {
       if (q.valid !== undefined && q.valid[qi] === 0) {
@@ -294,9 +295,15 @@ export class SparseInvertedIndex implements VectorIndex {
         continue
       }
       const approximate = this.buildParams.dropRatioBuild > 0 || sp.dropRatioSearch > 0 || (sp.dimMaxScoreRatio < 1 && !range)
-      const ctx: QueryContext = { k, lo, hi, allow, approximate, pool: approximate ? k * sp.refineFactor : k }
+      // Heaps never need more slots than there are allowed rows (refine_factor may be huge).
+      const cap = Math.min(k, allowed)
+      const pool = approximate ? Math.min(allowed, cap * sp.refineFactor) : cap
+      const ctx: QueryContext = { k: cap, lo, hi, allow, approximate, pool }
       let heap: TopKHeap
-      if (range || this.buildParams.algo === 'TAAT_NAIVE') heap = this.#taat(terms, ctx, scratch, range)
+      if (range || this.buildParams.algo === 'TAAT_NAIVE') {
+        scratch ??= { acc: new Float64Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(64) }
+        heap = this.#taat(terms, ctx, scratch, range)
+      }
       else if (this.buildParams.algo === 'DAAT_WAND' || this.buildParams.algo === 'DAAT_BLOCKMAX_WAND') heap = this.#wand(terms, ctx)
       else heap = this.#maxScore(terms, ctx)
       result[qi] = approximate ? this.#rescore(heap, qrow, ctx) : drain(heap)
@@ -367,129 +374,111 @@ export class SparseInvertedIndex implements VectorIndex {
 
   /** DAAT with MaxScore partitioning (see the file comment). */
   #maxScore(terms: readonly Term[], ctx: QueryContext): TopKHeap {
-    const { offsets, rows, values } = this.#p
+    const { rows, values } = this.#p
     const n = terms.length
     const heap = new TopKHeap(ctx.pool)
     if (n === 0) return heap
+    const c = this.#cursors(terms)
+    const { pos, end, cur } = c
     // Terms by ascending bound; prefix[i] = sum of the i smallest bounds.
-    const ord = Array.from({ length: n }, (_, i) => i).sort((a, b) => terms[a]!.ub - terms[b]!.ub || a - b)
+    const ord = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => terms[a]!.ub - terms[b]!.ub || a - b)
     const prefix = new Float64Array(n + 1)
-    let absSum = 0
-    for (let i = 0; i < n; i++) {
-      prefix[i + 1] = prefix[i]! + terms[ord[i]!]!.ub
-      absSum += Math.abs(terms[ord[i]!]!.q) * Math.max(Math.abs(this.#max[terms[ord[i]!]!.list]!), Math.abs(this.#min[terms[ord[i]!]!.list]!))
-    }
-    const slack = BOUND_SLACK * absSum
-    const pos = new Int32Array(n)
-    const end = new Int32Array(n)
-    for (let t = 0; t < n; t++) {
-      pos[t] = offsets[terms[t]!.list]!
-      end[t] = offsets[terms[t]!.list + 1]!
-    }
+    for (let i = 0; i < n; i++) prefix[i + 1] = prefix[i]! + terms[ord[i]!]!.ub
     const contrib = new Float64Array(n)
     const has = new Uint8Array(n)
+    const touched = new Int32Array(n)
     const words = ctx.allow?.words
     const size = ctx.allow?.size ?? 0
-    let full = false
     let theta = 0
     let ne = 0
-    const essentialFrom = (): number => {
-      let i = 0
-      while (i < n && prefix[i + 1]! + slack <= theta) i++
-      return i
-    }
-    for (;;) {
-      if (ne >= n) break
-      let doc = 0x7fffffff
+    let doc = 0x7fffffff
+    for (let t = 0; t < n; t++) if (cur[t]! < doc) doc = cur[t]!
+    while (doc !== 0x7fffffff && ne < n) {
+      // One pass over the essential cursors: the row's contributions and the next row together.
+      let next = 0x7fffffff
+      let score = 0
+      let nt = 0
+      const neBefore = ne
+      const allowed = words === undefined || (doc < size && (words[doc >>> 5]! & (1 << (doc & 31))) !== 0)
       for (let i = ne; i < n; i++) {
         const t = ord[i]!
-        if (pos[t]! < end[t]!) {
-          const r = rows[pos[t]!]!
-          if (r < doc) doc = r
+        if (cur[t] === doc) {
+          if (allowed) {
+            const v = terms[t]!.q * values[pos[t]!]!
+            contrib[t] = v
+            has[t] = 1
+            touched[nt++] = t
+            score += v
+          }
+          const p = ++pos[t]!
+          cur[t] = p < end[t]! ? rows[p]! : 0x7fffffff
         }
+        if (cur[t]! < next) next = cur[t]!
       }
-      if (doc === 0x7fffffff) break
-      if (words !== undefined && (doc >= size || (words[doc >>> 5]! & (1 << (doc & 31))) === 0)) {
-        for (let i = ne; i < n; i++) {
+      if (allowed) {
+        // Non-essential terms from the largest bound down, while the row can still win.
+        let i = ne - 1
+        for (; i >= 0; i--) {
+          if (score + prefix[i + 1]! + c.slack <= theta) break
           const t = ord[i]!
-          if (pos[t]! < end[t]! && rows[pos[t]!] === doc) pos[t]!++
-        }
-        continue
-      }
-      let bound = prefix[ne]!
-      for (let i = ne; i < n; i++) {
-        const t = ord[i]!
-        if (pos[t]! < end[t]! && rows[pos[t]!] === doc) {
-          const c = terms[t]!.q * values[pos[t]!]!
-          contrib[t] = c
-          has[t] = 1
-          bound += c
-          pos[t]!++
-        }
-      }
-      let pruned = false
-      for (let i = ne - 1; i >= 0; i--) {
-        if (bound + slack <= theta) {
-          pruned = true
-          break
-        }
-        const t = ord[i]!
-        bound -= terms[t]!.ub
-        const p = seek(rows, pos[t]!, end[t]!, doc)
-        pos[t] = p
-        if (p < end[t]! && rows[p] === doc) {
-          const c = terms[t]!.q * values[p]!
-          contrib[t] = c
-          has[t] = 1
-          bound += c
-        }
-      }
-      if (!pruned && bound + slack > theta) {
-        const key = -Math.fround(orderedSum(contrib, has, n))
-        if (key < 0 && heap.admits(key, doc)) {
-          heap.replaceTop(key, doc)
-          if (!full) full = heap.worstRow !== SENTINEL_ROW
-          if (full) {
-            theta = -heap.worstKey
-            ne = essentialFrom()
+          if (cur[t]! < doc) {
+            const p = seek(rows, pos[t]!, end[t]!, doc)
+            pos[t] = p
+            cur[t] = p < end[t]! ? rows[p]! : 0x7fffffff
+          }
+          if (cur[t] === doc) {
+            const v = terms[t]!.q * values[pos[t]!]!
+            contrib[t] = v
+            has[t] = 1
+            touched[nt++] = t
+            score += v
           }
         }
+        if (i < 0 && score + c.slack > theta) {
+          // The order-independent sum only screens; the reported score is ipSparse's sum.
+          const key = -Math.fround(orderedSum(contrib, has, n))
+          if (key < 0 && heap.admits(key, doc)) {
+            heap.replaceTop(key, doc)
+            if (heap.worstRow !== SENTINEL_ROW) {
+              theta = -heap.worstKey
+              while (ne < n && prefix[ne + 1]! + c.slack <= theta) ne++
+            }
+          }
+        }
+        for (let k = 0; k < nt; k++) has[touched[k]!] = 0
       }
-      has.fill(0)
+      doc = next
+      // Essential lists just shrank (ne grew): the next row must come from them alone.
+      if (ne !== neBefore && doc !== 0x7fffffff) {
+        let m = 0x7fffffff
+        for (let k = ne; k < n; k++) if (cur[ord[k]!]! < m) m = cur[ord[k]!]!
+        doc = m
+      }
     }
     return heap
   }
 
   /** DAAT with WAND pivoting (see the file comment). */
   #wand(terms: readonly Term[], ctx: QueryContext): TopKHeap {
-    const { offsets, rows, values } = this.#p
+    const { rows, values } = this.#p
     const n = terms.length
     const heap = new TopKHeap(ctx.pool)
     if (n === 0) return heap
-    let absSum = 0
-    for (const t of terms) absSum += Math.abs(t.q) * Math.max(Math.abs(this.#max[t.list]!), Math.abs(this.#min[t.list]!))
-    const slack = BOUND_SLACK * absSum
-    const pos = new Int32Array(n)
-    const end = new Int32Array(n)
-    for (let t = 0; t < n; t++) {
-      pos[t] = offsets[terms[t]!.list]!
-      end[t] = offsets[terms[t]!.list + 1]!
-    }
-    const cur = (t: number): number => (pos[t]! < end[t]! ? rows[pos[t]!]! : 0x7fffffff)
+    const c = this.#cursors(terms)
+    const { pos, end, cur } = c
     // Cursors by current row, kept sorted by insertion (few terms, mostly sorted already).
     const act = Int32Array.from({ length: n }, (_, i) => i)
     const contrib = new Float64Array(n)
     const has = new Uint8Array(n)
     const words = ctx.allow?.words
     const size = ctx.allow?.size ?? 0
-    let full = false
     let theta = 0
     for (;;) {
       for (let i = 1; i < n; i++) {
         const t = act[i]!
-        const c = cur(t)
+        const d = cur[t]!
         let j = i - 1
-        while (j >= 0 && cur(act[j]!) > c) {
+        while (j >= 0 && cur[act[j]!]! > d) {
           act[j + 1] = act[j]!
           j--
         }
@@ -499,44 +488,68 @@ export class SparseInvertedIndex implements VectorIndex {
       let pivot = -1
       for (let i = 0; i < n; i++) {
         const t = act[i]!
-        if (cur(t) === 0x7fffffff) break
+        if (cur[t] === 0x7fffffff) break
         sum += terms[t]!.ub
-        if (sum + slack > theta) {
+        if (sum + c.slack > theta) {
           pivot = i
           break
         }
       }
       if (pivot < 0) break
-      const pdoc = cur(act[pivot]!)
-      if (cur(act[0]!) !== pdoc) {
+      const pdoc = cur[act[pivot]!]!
+      if (cur[act[0]!] !== pdoc) {
         // No row before pdoc can beat theta: every cursor before the pivot jumps to it.
         for (let i = 0; i < pivot; i++) {
           const t = act[i]!
-          pos[t] = seek(rows, pos[t]!, end[t]!, pdoc)
+          const p = seek(rows, pos[t]!, end[t]!, pdoc)
+          pos[t] = p
+          cur[t] = p < end[t]! ? rows[p]! : 0x7fffffff
         }
         continue
       }
       const allowed = words === undefined || (pdoc < size && (words[pdoc >>> 5]! & (1 << (pdoc & 31))) !== 0)
-      for (let i = 0; i < n; i++) {
+      let i = 0
+      for (; i < n; i++) {
         const t = act[i]!
-        if (cur(t) !== pdoc) break
+        if (cur[t] !== pdoc) break
         if (allowed) {
           contrib[t] = terms[t]!.q * values[pos[t]!]!
           has[t] = 1
         }
-        pos[t]!++
+        const p = ++pos[t]!
+        cur[t] = p < end[t]! ? rows[p]! : 0x7fffffff
       }
       if (allowed) {
         const key = -Math.fround(orderedSum(contrib, has, n))
         if (key < 0 && heap.admits(key, pdoc)) {
           heap.replaceTop(key, pdoc)
-          if (!full) full = heap.worstRow !== SENTINEL_ROW
-          if (full) theta = -heap.worstKey
+          if (heap.worstRow !== SENTINEL_ROW) theta = -heap.worstKey
         }
-        has.fill(0)
+        for (let k = 0; k < i; k++) has[act[k]!] = 0
       }
     }
     return heap
+  }
+
+  /**
+   * Cursor state of a DAAT search: per term, position and end in the posting arrays, the row under
+   * the cursor (0x7fffffff once exhausted), and the bound slack for this query.
+   */
+  #cursors(terms: readonly Term[]): { pos: Int32Array; end: Int32Array; cur: Int32Array; slack: number } {
+    const { offsets, rows } = this.#p
+    const n = terms.length
+    const pos = new Int32Array(n)
+    const end = new Int32Array(n)
+    const cur = new Int32Array(n)
+    let absSum = 0
+    for (let t = 0; t < n; t++) {
+      const term = terms[t]!
+      pos[t] = offsets[term.list]!
+      end[t] = offsets[term.list + 1]!
+      cur[t] = pos[t]! < end[t]! ? rows[pos[t]!]! : 0x7fffffff
+      absSum += Math.abs(term.q) * Math.max(Math.abs(this.#max[term.list]!), Math.abs(this.#min[term.list]!))
+    }
+    return { pos, end, cur, slack: BOUND_SLACK * absSum }
   }
 
   /** Exact scores of an approximate search's candidates, with the full query and raw rows. */
@@ -587,6 +600,7 @@ export class SparseInvertedIndex implements VectorIndex {
 }
 
 interface QueryContext {
+  /** Hits wanted: min(k, allowed rows). */
   readonly k: number
   readonly lo: number
   readonly hi: number

@@ -4,7 +4,7 @@
  * catalog, and attaches them to the in-memory segment so searches use them. Segments without a
  * built index (growing ones, or while a build runs) are searched exactly, so results never wait.
  *
- * FLAT-family indexes need no build: exact search over the segment's column *is* the index.
+ * FLAT and BIN_FLAT need no build: exact search over the segment's column *is* the index.
  */
 import type { Catalog } from '../catalog/catalog.js'
 import type { CollectionInfo, IndexInfo, SegmentIndexInfo, SegmentInfo } from '../catalog/model.js'
@@ -19,7 +19,7 @@ import { decodeInsertLog } from '../storage/binlog.js'
 import type { DataPlane } from './data-plane.js'
 
 /** Index types served by exact search over the column: nothing to build. */
-const EXACT_TYPES = new Set(['FLAT', 'BIN_FLAT', 'SPARSE_INVERTED_INDEX', 'SPARSE_WAND'])
+const EXACT_TYPES = new Set(['FLAT', 'BIN_FLAT'])
 
 export function needsBuild(indexType: string): boolean {
   return !EXACT_TYPES.has(indexType)

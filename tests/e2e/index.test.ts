@@ -33,10 +33,10 @@ function dataset(seed: number, n: number): number[][] {
 
 const l2 = (a: number[], b: number[]) => a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0)
 
-async function waitIndexed(client: MilvusClient, collection: string): Promise<void> {
+async function waitIndexed(client: MilvusClient, collection: string, field = 'v'): Promise<void> {
   const deadline = Date.now() + 60_000
   for (;;) {
-    const d = await client.describeIndex({ collection_name: collection, field_name: 'v' })
+    const d = await client.describeIndex({ collection_name: collection, field_name: field })
     const x = d.index_descriptions[0]!
     if (x.state === 'Finished' && Number(x.pending_index_rows) === 0 && Number(x.indexed_rows) > 0) return
     assert.notEqual(x.state, 'Failed', x.index_state_fail_reason)
@@ -119,5 +119,53 @@ describe('vector indexes', () => {
     await client.releaseCollection({ collection_name: 'ann' })
     assert.equal((await client.dropIndex({ collection_name: 'ann', field_name: 'v' })).error_code, ErrorCode.SUCCESS)
     await server.stop()
+  })
+
+  it('builds IVF_FLAT and a sparse inverted index per flushed segment, with results matching brute force', async () => {
+    const server = await startServer()
+    const client = server.client()
+    const vectors = dataset(11, 2000)
+    await client.createCollection({
+      collection_name: 'ivf',
+      consistency_level: 'Strong',
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+        { name: 'sp', data_type: DataType.SparseFloatVector },
+      ],
+    })
+    const r = rng(5)
+    const sparse = vectors.map(() => {
+      const row: Record<number, number> = {}
+      for (let j = 0; j < 6; j++) row[Math.floor(r() * 200)] = Math.round(r() * 1000) / 1000 + 0.001
+      return row
+    })
+    await client.insert({ collection_name: 'ivf', data: vectors.map((v, id) => ({ id, v, sp: sparse[id]! })) })
+    await client.flushSync({ collection_names: ['ivf'] })
+    assert.equal((await client.createIndex({ collection_name: 'ivf', field_name: 'v', index_type: 'IVF_FLAT', metric_type: 'L2', params: { nlist: 32 } })).error_code, ErrorCode.SUCCESS)
+    assert.equal((await client.createIndex({ collection_name: 'ivf', field_name: 'sp', index_type: 'SPARSE_INVERTED_INDEX', metric_type: 'IP', params: { drop_ratio_build: 0 } })).error_code, ErrorCode.SUCCESS)
+    await client.loadCollection({ collection_name: 'ivf' })
+    await waitIndexed(client, 'ivf')
+    await waitIndexed(client, 'ivf', 'sp')
+    const segs = await client.getQuerySegmentInfo({ collectionName: 'ivf' })
+    assert.ok(segs.infos.length > 0)
+
+    let hit = 0
+    const queries = dataset(12, 20)
+    for (const q of queries) {
+      const res = await client.search({ collection_name: 'ivf', anns_field: 'v', data: [q], limit: 10, params: { nprobe: 16 } })
+      assert.equal(res.status.error_code, ErrorCode.SUCCESS, res.status.reason)
+      const truth = new Set(vectors.map((v, id) => ({ id, d: l2(v, q) })).sort((a, b) => a.d - b.d).slice(0, 10).map((x) => x.id))
+      for (const h of res.results) if (truth.has(Number(h.id))) hit++
+    }
+    assert.ok(hit / (10 * queries.length) >= 0.95, `IVF_FLAT recall ${hit / (10 * queries.length)}`)
+    const dot = (a: Record<number, number>, b: Record<number, number>) => Object.entries(a).reduce((s, [k, x]) => s + x * (b[Number(k)] ?? 0), 0)
+    for (const q of sparse.slice(0, 10)) {
+      const res = await client.search({ collection_name: 'ivf', anns_field: 'sp', data: [q], limit: 5 })
+      assert.equal(res.status.error_code, ErrorCode.SUCCESS, res.status.reason)
+      const want = sparse.map((s, id) => ({ id, d: dot(q, s) })).filter((x) => x.d > 0).sort((a, b) => b.d - a.d || a.id - b.id).slice(0, 5)
+      assert.deepEqual(res.results.map((h) => Math.round(h.score * 1e4)), want.map((w) => Math.round(Math.fround(w.d) * 1e4)))
+    }
+    await server.close()
   })
 })
