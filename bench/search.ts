@@ -81,7 +81,6 @@ function dirBytes(dir: string): number {
 
 async function lanceSweep(base: Float32Array, qdata: Float32Array, rows: number, dim: number, nq: number, truth: readonly Hits[]): Promise<SweepPoint[]> {
   const lancedb = await import('@lancedb/lancedb')
-  const arrow = await import('apache-arrow')
   const dir = await tempDataDir()
   try {
     const db = await lancedb.connect(dir)

@@ -27,7 +27,6 @@ import {
   INT64_MAX,
   INT64_MIN,
   type Value,
-  type ValueType,
   formatValue,
   listElementType,
   valueType,

@@ -23,8 +23,6 @@ import { DmlChannel } from '../streaming/dml-channel.js'
 import { decodeDmlMessage, type DmlMessage, type DmlPart, type PrimaryKeys } from '../storage/dml-message.js'
 import { bucketOf } from '../streaming/routing.js'
 
-export { CollectionRuntime }
-
 export interface SegmentListing {
   readonly id: bigint
   readonly partitionId: bigint
@@ -92,10 +90,6 @@ export class DataPlane {
   /** Runs for every flushed segment read from storage, before it becomes searchable (attaches its indexes). */
   setSegmentLoader(fn: (rt: CollectionRuntime, seg: Segment) => Promise<void>): void {
     this.segmentLoader = fn
-  }
-
-  allRuntimes(): Iterable<CollectionRuntime> {
-    return this.runtimes.values()
   }
 
   runtime(collectionId: bigint): CollectionRuntime {

@@ -8,7 +8,6 @@
  * storage; `addLoadedSegment` does that check.
  */
 import type { Timestamp } from '../common/tso.js'
-import type { Column } from '../schema/columns.js'
 import type { DeletePart, InsertPart, PrimaryKeys } from '../storage/dml-message.js'
 import { RowChunk, Segment } from './segment.js'
 
@@ -223,15 +222,6 @@ export class ShardReplica {
     if (snap.firstOffset !== undefined) this.firstUnflushedOffset = snap.firstOffset
   }
 
-  rowCountEstimate(): number {
-    let n = 0
-    for (const s of this.segments.values()) n += s.numRows
-    return n
-  }
-
-  columnOf(chunk: RowChunk, field: string): Column | undefined {
-    return chunk.columns.get(field)
-  }
 }
 
 /**
