@@ -224,12 +224,18 @@ export class Catalog {
     return [...(this.segmentIndexes.get(collectionId) ?? [])]
   }
 
-  /** Records a built index; refused (false) when the collection or the index was dropped meanwhile. */
+  /**
+   * Records a built index; refused (false) when the collection, the index or the segment (compacted
+   * away while the build ran) is gone.
+   */
   async putSegmentIndex(info: SegmentIndexInfo): Promise<boolean> {
     const c = this.collections.get(info.collectionId)
     if (!c || !c.indexes.some((i) => i.id === info.indexId)) return false
     const res = await this.store.txn({
-      compare: [{ key: this.k('collection', info.collectionId), target: 'version', op: '>', value: 0 }],
+      compare: [
+        { key: this.k('collection', info.collectionId), target: 'version', op: '>', value: 0 },
+        { key: this.k('segment', info.collectionId, info.segmentId), target: 'version', op: '>', value: 0 },
+      ],
       success: [{ type: 'put', key: this.k('segment_index', info.collectionId, info.segmentId, info.indexId), value: toJson(info) }],
     })
     if (!res.succeeded) return false

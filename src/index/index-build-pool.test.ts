@@ -175,4 +175,17 @@ describe('IndexBuildPool', () => {
     await rejectsWith(p.build({ indexType: 'FLAT', metric: 'L2', params: {}, data }), 'ServiceUnavailable', /closed/)
     assert.throws(() => new IndexBuildPool({ size: 0 }), (e: unknown) => e instanceof DbError && e.kind === 'ParameterInvalid')
   })
+
+  it('close() during a native build waits for the worker instead of killing it mid-kernel', async () => {
+    // Terminating a worker inside usearch's add made the addon throw during teardown and abort the
+    // whole process; reaching the end of this test is the assertion.
+    const p = new IndexBuildPool({ size: 1 })
+    let started!: () => void
+    const inKernel = new Promise<void>((resolve) => (started = resolve))
+    const build = p.build({ indexType: 'HNSW', metric: 'L2', params: PARAMS, data: col(30000, 8) }, { onProgress: (f) => f > 0 && started() })
+    const rejected = rejectsWith(build, 'ServiceUnavailable', /closed/)
+    await inKernel
+    await p.close()
+    await rejected
+  })
 })

@@ -54,6 +54,8 @@ interface Job {
 interface Slot {
   readonly worker: Worker
   job: Job | undefined
+  /** Set by close(): called once the running job has replied, so the worker can be ended safely. */
+  whenIdle?: () => void
 }
 
 const WORKER_URL = new URL('./index-build-worker.js', import.meta.url)
@@ -111,20 +113,38 @@ export class IndexBuildPool {
     })
   }
 
-  /** Rejects queued and running builds and terminates the workers. */
+  /**
+   * Rejects queued and running builds and ends the workers. A running build is asked to stop and
+   * its worker is ended only once it has replied: terminating a worker while it is inside the native
+   * kernel makes the addon throw during teardown, which aborts the whole process.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     const gone = new DbError('ServiceUnavailable', 'index build pool is closed')
     for (const job of this.#queue.splice(0)) this.#settle(job, () => job.reject(gone))
     const slots = this.#slots.splice(0)
+    const idle: Promise<void>[] = []
     for (const s of slots) {
       if (s.job !== undefined) {
         Atomics.store(s.job.stop, 0, 1)
         const job = s.job
         this.#settle(job, () => job.reject(gone))
+        idle.push(
+          new Promise<void>((resolve) => {
+            // The stop flag is checked every few thousand rows; the timeout only covers a wedged worker.
+            const t = setTimeout(resolve, 60_000)
+            const done = () => {
+              clearTimeout(t)
+              resolve()
+            }
+            s.whenIdle = done
+            s.worker.once('exit', done)
+          }),
+        )
       }
     }
+    await Promise.all(idle)
     await Promise.all(slots.map((s) => s.worker.terminate()))
   }
 
@@ -198,6 +218,7 @@ export class IndexBuildPool {
     }
     slot.job = undefined
     slot.worker.unref()
+    slot.whenIdle?.()
     if (m.kind === 'done') {
       const files = filesFromWire(m.files)
       this.#settle(job, () => job.resolve(files))
