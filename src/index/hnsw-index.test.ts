@@ -1,16 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Bitset } from '../common/bitset.js'
-import { DbError } from '../common/errors.js'
 import type { VectorColumn } from '../schema/columns.js'
 import { gaussianMixture, recall, rng } from './ann-fixture.js'
-import { bruteForceSearch, distance, type Hits } from './brute-force.js'
-import { float32ToBfloat16, float32ToFloat16 } from './half-float.js'
+import { assertExactScores, assertKind, bits, columnKit, randomAllow as randomAllowRows } from './index-test-kit.js'
+import { bruteForceSearch } from './brute-force.js'
+import { float32ToFloat16 } from './half-float.js'
 import { buildHnswIndex, HnswIndex, loadHnswIndex } from './hnsw-index.js'
 import { buildVectorIndex, loadVectorIndex } from './index-factory.js'
 import { IvfIndex } from './ivf-index.js'
 import { SparseInvertedIndex } from './sparse-inverted-index.js'
-import { higherIsBetter, type MetricType } from './metric.js'
 
 const N = 5000
 const DIM = 32
@@ -22,57 +21,8 @@ const FAST = { M: '16', efConstruction: '100' }
 const BASE = gaussianMixture({ rows: N, dim: DIM, seed: 1 })
 const QUERIES = gaussianMixture({ rows: NQ, dim: DIM, seed: 2 })
 
-function f32(data: Float32Array, valid?: Uint8Array): VectorColumn {
-  return valid === undefined ? { type: 'FloatVector', dim: DIM, data } : { type: 'FloatVector', dim: DIM, data, valid }
-}
-function f16(data: Float32Array): VectorColumn {
-  return { type: 'Float16Vector', dim: DIM, data: Uint16Array.from(data, float32ToFloat16) }
-}
-function bf16(data: Float32Array): VectorColumn {
-  return { type: 'BFloat16Vector', dim: DIM, data: Uint16Array.from(data, float32ToBfloat16) }
-}
-function i8(data: Float32Array): VectorColumn {
-  return { type: 'Int8Vector', dim: DIM, data: Int8Array.from(data, (x) => Math.max(-128, Math.min(127, Math.round(x * 12)))) }
-}
-/** Binary rows: each bit is the sign of one coordinate of a 256-d mixture point (LSH-like). */
-function bits(seed: number, rows: number): VectorColumn {
-  const dim = 256
-  const x = gaussianMixture({ rows, dim, seed })
-  const data = new Uint8Array((rows * dim) / 8)
-  for (let i = 0; i < rows * dim; i++) if (x[i]! > 0) data[i >>> 3]! |= 1 << (i & 7)
-  return { type: 'BinaryVector', dim, data }
-}
-
-function randomAllow(rate: number, seed: number, size = N): Bitset {
-  const r = rng(seed)
-  const b = new Bitset(size)
-  for (let i = 0; i < size; i++) if (r() < rate) b.set(i)
-  return b
-}
-
-/** Hits are best first with ties to the lower row, and every score is the exact pair score. */
-function assertExactScores(data: VectorColumn, queries: VectorColumn, metric: MetricType, hits: Hits[]): void {
-  const higher = higherIsBetter(metric)
-  hits.forEach((h, q) => {
-    for (let i = 0; i < h.rows.length; i++) {
-      assert.equal(h.scores[i], distance(metric, data, h.rows[i]!, queries, q), `query ${q} hit ${i}`)
-      if (i > 0) {
-        const a = h.scores[i - 1]!
-        const b = h.scores[i]!
-        assert.ok(higher ? a > b || (a === b && h.rows[i - 1]! < h.rows[i]!) : a < b || (a === b && h.rows[i - 1]! < h.rows[i]!))
-      }
-    }
-  })
-}
-
-function assertKind(fn: () => unknown, kind: DbError['kind'], message?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DbError, String(e))
-    assert.equal(e.kind, kind, e.message)
-    if (message !== undefined) assert.match(e.message, message)
-    return true
-  })
-}
+const { f32, f16, bf16, i8 } = columnKit(DIM)
+const randomAllow = (rate: number, seed: number, size = N): Bitset => randomAllowRows(rate, seed, size)
 
 describe('HNSW index: recall against brute force', () => {
   const cases: [string, VectorColumn, VectorColumn][] = [
