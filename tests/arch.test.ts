@@ -22,6 +22,8 @@ const ORDER: Record<string, number> = {
   coord: 9,
   nodes: 9,
   access: 10,
+  cluster: 10,
+  deploy: 10,
   roles: 11,
 }
 

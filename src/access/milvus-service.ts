@@ -5,7 +5,7 @@
  * Milvus, so clients branch on `code`/`error_code` and never retry a client error.
  */
 import type { CollectionInfo, ConsistencyLevel } from '../catalog/model.js'
-import { DbError, invalid } from '../common/errors.js'
+import { DbError, invalid, isDbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { RootCoord } from '../coord/root-coord.js'
 import { parseFilter, primaryKeyTerms } from '../expr/index.js'
@@ -30,12 +30,31 @@ type Handler = (req: Req, ctx: CallContext) => Promise<Record<string, unknown>>
 
 export interface MilvusServiceDeps {
   readonly root: RootCoord
-  readonly data: DataPlane
+  /** Absent on a cluster coordinator: calls that need rows answer ServiceUnavailable there. */
+  readonly data?: DataPlane
   readonly indexes: IndexService
   readonly log: Logger
   readonly metrics: Metrics
   readonly version: string
   readonly deployMode: string
+  /**
+   * Cluster roles read a catalog that follows etcd and may trail a DDL made a moment ago on the
+   * coordinator: on a "not found", they catch up (read-your-writes) and try once more.
+   */
+  readonly syncCatalog?: () => Promise<void>
+  /** What GetComponentStates reports as this process's role. */
+  readonly role?: string
+}
+
+const CATALOG_MISSES = new Set(['CollectionNotFound', 'DatabaseNotFound', 'PartitionNotFound', 'IndexNotFound', 'CollectionNotLoaded', 'PartitionNotLoaded', 'AliasNotFound'])
+
+/** Stands in for the data plane on roles that hold no rows: any use is a clear, retriable error. */
+function noDataPlane(): DataPlane {
+  return new Proxy({} as DataPlane, {
+    get: (_t, prop) => () => {
+      throw new DbError('ServiceUnavailable', `this process holds no data (${String(prop)}): send the request through a proxy`)
+    },
+  })
 }
 
 /** Milvus reports Finished once every flushed segment is indexed (growing data never is). */
@@ -53,10 +72,13 @@ export class MilvusService {
   /** Finished manual compactions by ID (plan counts), for GetCompactionState. */
   private readonly compactions = new Map<string, number>()
 
+  private readonly data: DataPlane
+
   constructor(deps: MilvusServiceDeps) {
     this.d = deps
+    this.data = deps.data ?? noDataPlane()
     this.proto = loadMilvusProto()
-    this.reads = new ReadPath({ root: deps.root, data: deps.data, metrics: deps.metrics })
+    this.reads = new ReadPath({ root: deps.root, data: this.data, metrics: deps.metrics })
     this.handlers = this.buildHandlers()
   }
 
@@ -73,7 +95,14 @@ export class MilvusService {
       if (isDecodeFailure(req)) throw invalid(`malformed ${method} request: ${req.__decodeError}`)
       const h = this.handlers[method]
       if (!h) throw new DbError('ServiceUnimplemented', `RPC ${method} is not implemented by Harrier yet`)
-      const res = await h((req ?? {}) as Req, ctx)
+      let res: Record<string, unknown>
+      try {
+        res = await h((req ?? {}) as Req, ctx)
+      } catch (e) {
+        if (!this.d.syncCatalog || !isDbError(e) || !CATALOG_MISSES.has(e.kind)) throw e
+        await this.d.syncCatalog()
+        res = await h((req ?? {}) as Req, ctx)
+      }
       return bareStatus ? okStatus() as unknown as Record<string, unknown> : { status: okStatus(), ...res }
     } catch (e) {
       outcome = 'fail'
@@ -104,7 +133,8 @@ export class MilvusService {
   // ================================================================ handlers
 
   private buildHandlers(): Record<string, Handler> {
-    const { root, data } = this.d
+    const { root } = this.d
+    const data = this.data
     return {
       Connect: async () => ({
         server_info: {
@@ -120,7 +150,7 @@ export class MilvusService {
       GetVersion: async () => ({ version: this.d.version }),
       CheckHealth: async () => ({ isHealthy: true, reasons: [], quota_states: [] }),
       GetComponentStates: async () => ({
-        state: { nodeID: '1', role: 'Proxy', state_code: 'Healthy', extra_info: [] },
+        state: { nodeID: '1', role: this.d.role ?? 'Proxy', state_code: 'Healthy', extra_info: [] },
         subcomponent_states: [],
       }),
       AllocTimestamp: async () => ({ timestamp: tsString(data.now()) }),
@@ -523,7 +553,7 @@ export class MilvusService {
   }
 
   private systemInfo(): Record<string, unknown> {
-    const s = this.d.data.stats()
+    const s = this.data.stats()
     return {
       nodes_info: [
         {
@@ -545,7 +575,6 @@ export class MilvusService {
 
   private async write(req: Req, ctx: CallContext, mode: 'insert' | 'upsert'): Promise<Record<string, unknown>> {
     const c = this.coll(req, ctx)
-    const { data } = this.d
     const numRows = int(req.num_rows, 'num_rows', 0)
     const partName = str(req.partition_name)
     const hasPartitionKey = c.schema.fields.some((f) => f.isPartitionKey)
@@ -559,7 +588,7 @@ export class MilvusService {
       mode,
       allocateIds: (n: number) => Array.from({ length: n }, (_, i) => firstId + BigInt(i)),
     })
-    const ts = await data.insert(c.id, batch, partitionId, { upsert: mode === 'upsert' })
+    const ts = await this.data.insert(c.id, batch, partitionId, { upsert: mode === 'upsert' })
     this.d.metrics.mutations(mode, batch.numRows)
     const n = String(batch.numRows)
     return {

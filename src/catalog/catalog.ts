@@ -14,7 +14,7 @@
  *   idalloc                        next unallocated ID (decimal)
  */
 import { DbError } from '../common/errors.js'
-import type { MetaStore, TxnOp } from '../infra/index.js'
+import type { Compare, MetaStore, TxnOp, Watcher, WatchEvent } from '../infra/index.js'
 import { fromJson, toJson } from './codec.js'
 import type { AliasInfo, CollectionInfo, DatabaseInfo, DeltalogInfo, SegmentIndexInfo, SegmentInfo, ShardCheckpoint } from './model.js'
 
@@ -25,6 +25,18 @@ export interface FlushCommit {
 }
 
 const ID_BLOCK = 1_000_000n
+
+/** What a follower's cache saw change, after applying one watch batch (one revision). */
+export type CatalogChange =
+  | { readonly kind: 'collection'; readonly id: bigint; readonly prev: CollectionInfo | undefined; readonly next: CollectionInfo | undefined }
+  | { readonly kind: 'segment'; readonly collectionId: bigint; readonly id: bigint; readonly next: SegmentInfo | undefined }
+  | { readonly kind: 'deltalog'; readonly collectionId: bigint; readonly next: DeltalogInfo }
+  | { readonly kind: 'checkpoint'; readonly collectionId: bigint; readonly shard: number; readonly next: ShardCheckpoint | undefined }
+  | { readonly kind: 'segment_index'; readonly collectionId: bigint; readonly segmentId: bigint; readonly indexId: bigint; readonly next: SegmentIndexInfo | undefined }
+  | { readonly kind: 'other' }
+
+/** Fencing for cluster writers: a commit succeeds only while this guard holds (e.g. channel ownership). */
+export type CommitGuard = () => readonly Compare[]
 
 export class Catalog {
   private readonly store: MetaStore
@@ -39,6 +51,11 @@ export class Catalog {
   private nextId = 0n
   private idCeiling = 0n
   private idLock: Promise<unknown> = Promise.resolve()
+  private loadRevision = 0
+  private watcher: Watcher | undefined
+  private readonly syncWaiters = new Map<string, () => void>()
+  private syncSeq = 0
+  private guard: CommitGuard = () => []
 
   constructor(store: MetaStore, root = 'harrier/meta/') {
     this.store = store
@@ -49,7 +66,14 @@ export class Catalog {
     return this.root + parts.map(String).join('/')
   }
 
+  /** Data-plane commits (flush, compaction, segment indexes) also require this guard (cluster fencing). */
+  setCommitGuard(guard: CommitGuard): void {
+    this.guard = guard
+  }
+
   async load(): Promise<void> {
+    // Read before the scan: a follower's watch replays from here, so nothing between is missed.
+    this.loadRevision = await this.store.currentRevision()
     const scan = async <T>(prefix: string): Promise<T[]> =>
       (await this.store.scan(this.k(prefix) + '/')).map((kv) => fromJson<T>(kv.value))
     for (const d of await scan<DatabaseInfo>('db')) this.dbs.set(d.id, d)
@@ -69,9 +93,22 @@ export class Catalog {
     const run = async (): Promise<bigint> => {
       const need = BigInt(n)
       if (this.nextId + need > this.idCeiling) {
-        const ceiling = this.nextId + (need > ID_BLOCK ? need : ID_BLOCK)
-        await this.store.put(this.k('idalloc'), ceiling.toString())
-        this.idCeiling = ceiling
+        // Blocks are reserved by compare-and-swap, so several processes (cluster roles) sharing
+        // the store never hand out the same ID.
+        for (;;) {
+          const cur = await this.store.get(this.k('idalloc'))
+          const base = cur ? BigInt(cur.value) : 1000n
+          const start = base > this.nextId ? base : this.nextId
+          const ceiling = start + (need > ID_BLOCK ? need : ID_BLOCK)
+          const res = await this.store.txn({
+            compare: [{ key: this.k('idalloc'), target: 'modRevision', op: '=', value: cur?.modRevision ?? 0 }],
+            success: [{ type: 'put', key: this.k('idalloc'), value: ceiling.toString() }],
+          })
+          if (!res.succeeded) continue
+          this.nextId = start
+          this.idCeiling = ceiling
+          break
+        }
       }
       const start = this.nextId
       this.nextId += need
@@ -180,11 +217,15 @@ export class Catalog {
     if (ops.length === 0) return
     // A collection dropped while its flush was writing files must not be resurrected by the commit.
     const live = [...new Set([...c.segments, ...c.deltalogs, ...c.checkpoints].map((x) => x.collectionId))]
+    const fence = this.guard()
     const res = await this.store.txn({
-      compare: live.map((id) => ({ key: this.k('collection', id), target: 'version', op: '>', value: 0 })),
+      compare: [...live.map((id) => ({ key: this.k('collection', id), target: 'version' as const, op: '>' as const, value: 0 })), ...fence],
       success: ops,
     })
-    if (!res.succeeded) throw new DbError('CollectionNotFound', 'collection dropped during flush')
+    if (!res.succeeded) {
+      if (fence.length > 0 && !(await this.store.txn({ compare: fence, success: [] })).succeeded) throw new DbError('ChannelFenced', 'this node no longer owns the channel; flush abandoned')
+      throw new DbError('CollectionNotFound', 'collection dropped during flush')
+    }
     for (const s of c.segments) this.segmentMap(s.collectionId).set(s.id, s)
     for (const d of c.deltalogs) this.deltalogList(d.collectionId).push(d)
     for (const p of c.checkpoints) this.checkpoints.set(`${p.collectionId}/${p.shard}`, p)
@@ -207,6 +248,7 @@ export class Catalog {
         { key: this.k('collection', collectionId), target: 'version', op: '>', value: 0 },
         // Every source must still be there: a concurrent drop or compaction wins, this one retries later.
         ...removed.map((s) => ({ key: this.k('segment', s.collectionId, s.id), target: 'version' as const, op: '>' as const, value: 0 })),
+        ...this.guard(),
       ],
       success: ops,
     })
@@ -216,6 +258,132 @@ export class Catalog {
     if (added) map.set(added.id, added)
     this.segmentIndexes.set(collectionId, (this.segmentIndexes.get(collectionId) ?? []).filter((i) => !gone.has(i.segmentId)))
     return staleIndexes
+  }
+
+  // ---- following (cluster roles keep their cache fresh from the store's watch)
+
+  /**
+   * Keeps this cache in step with writes made by other processes: every event since load() is
+   * applied in revision order, then `onChanges` hears what changed. Idempotent with this process's
+   * own write-through updates.
+   */
+  follow(onChanges: (changes: CatalogChange[]) => void): void {
+    if (this.watcher) throw new DbError('ServiceInternal', 'catalog already follows its store')
+    this.watcher = this.store.watch(this.root, { fromRevision: this.loadRevision }, (events) => {
+      const changes = events.map((e) => this.applyEvent(e))
+      onChanges(changes)
+    })
+  }
+
+  /**
+   * Waits until this cache has seen every write committed before the call (read-your-writes
+   * across processes): writes a marker key under the watched prefix and waits for its event.
+   */
+  async sync(timeoutMs = 10_000): Promise<void> {
+    if (!this.watcher) return
+    const key = this.k('sync', `${process.pid}-${++this.syncSeq}-${Date.now()}`)
+    const seen = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.syncWaiters.delete(key)
+        reject(new DbError('ServiceUnavailable', 'catalog watch is lagging'))
+      }, timeoutMs)
+      this.syncWaiters.set(key, () => {
+        clearTimeout(t)
+        resolve()
+      })
+    })
+    await this.store.put(key, '1')
+    await seen
+    await this.store.delete(key).catch(() => undefined)
+  }
+
+  stopFollowing(): void {
+    this.watcher?.cancel()
+    this.watcher = undefined
+  }
+
+  private applyEvent(e: WatchEvent): CatalogChange {
+    const rel = e.kv.key.slice(this.root.length).split('/')
+    const put = e.type === 'put'
+    const [kind, a, b, c] = rel
+    switch (kind) {
+      case 'db': {
+        if (put) {
+          const d = fromJson<DatabaseInfo>(e.kv.value)
+          this.dbs.set(d.id, d)
+        } else this.dbs.delete(BigInt(a!))
+        return { kind: 'other' }
+      }
+      case 'collection': {
+        const id = BigInt(a!)
+        const prev = this.collections.get(id)
+        if (put) {
+          const next = fromJson<CollectionInfo>(e.kv.value)
+          this.collections.set(id, next)
+          return { kind: 'collection', id, prev, next }
+        }
+        this.collections.delete(id)
+        return { kind: 'collection', id, prev, next: undefined }
+      }
+      case 'alias': {
+        if (put) {
+          const al = fromJson<AliasInfo>(e.kv.value)
+          this.aliases.set(`${al.dbId}/${al.alias}`, al)
+        } else this.aliases.delete(`${a}/${rel.slice(2).join('/')}`)
+        return { kind: 'other' }
+      }
+      case 'segment': {
+        const collectionId = BigInt(a!)
+        const id = BigInt(b!)
+        if (put) {
+          const next = fromJson<SegmentInfo>(e.kv.value)
+          this.segmentMap(collectionId).set(id, next)
+          return { kind: 'segment', collectionId, id, next }
+        }
+        this.segments.get(collectionId)?.delete(id)
+        return { kind: 'segment', collectionId, id, next: undefined }
+      }
+      case 'deltalog': {
+        if (!put) return { kind: 'other' }
+        const next = fromJson<DeltalogInfo>(e.kv.value)
+        const list = this.deltalogList(next.collectionId)
+        if (!list.some((d) => d.id === next.id)) list.push(next)
+        return { kind: 'deltalog', collectionId: next.collectionId, next }
+      }
+      case 'checkpoint': {
+        const collectionId = BigInt(a!)
+        const shard = Number(b)
+        if (put) {
+          const next = fromJson<ShardCheckpoint>(e.kv.value)
+          this.checkpoints.set(`${collectionId}/${shard}`, next)
+          return { kind: 'checkpoint', collectionId, shard, next }
+        }
+        this.checkpoints.delete(`${collectionId}/${shard}`)
+        return { kind: 'checkpoint', collectionId, shard, next: undefined }
+      }
+      case 'segment_index': {
+        const collectionId = BigInt(a!)
+        const segmentId = BigInt(b!)
+        const indexId = BigInt(c!)
+        const list = this.segmentIndexList(collectionId)
+        const at = list.findIndex((x) => x.segmentId === segmentId && x.indexId === indexId)
+        if (put) {
+          const next = fromJson<SegmentIndexInfo>(e.kv.value)
+          if (at >= 0) list[at] = next
+          else list.push(next)
+          return { kind: 'segment_index', collectionId, segmentId, indexId, next }
+        }
+        if (at >= 0) list.splice(at, 1)
+        return { kind: 'segment_index', collectionId, segmentId, indexId, next: undefined }
+      }
+      case 'sync': {
+        if (put) this.syncWaiters.get(e.kv.key)?.()
+        this.syncWaiters.delete(e.kv.key)
+        return { kind: 'other' }
+      }
+      default:
+        return { kind: 'other' }
+    }
   }
 
   // ---- segment indexes
@@ -235,6 +403,7 @@ export class Catalog {
       compare: [
         { key: this.k('collection', info.collectionId), target: 'version', op: '>', value: 0 },
         { key: this.k('segment', info.collectionId, info.segmentId), target: 'version', op: '>', value: 0 },
+        ...this.guard(),
       ],
       success: [{ type: 'put', key: this.k('segment_index', info.collectionId, info.segmentId, info.indexId), value: toJson(info) }],
     })

@@ -4,14 +4,12 @@
  * of one name deterministic), commits to the catalog first and then tells the data plane.
  */
 import type { Catalog } from '../catalog/catalog.js'
-import type { CollectionInfo, ConsistencyLevel, DatabaseInfo, IndexInfo, PartitionInfo } from '../catalog/model.js'
+import type { CollectionInfo, ConsistencyLevel, DatabaseInfo, DeltalogInfo, IndexInfo, PartitionInfo, SegmentIndexInfo, SegmentInfo } from '../catalog/model.js'
 import { DbError, invalid } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { TsoAllocator } from '../common/tso.js'
 import { normalizeMetric } from '../index/index.js'
 import { isVectorType, type CollectionSchema, type VectorTypeName } from '../schema/types.js'
-import type { DataPlane } from '../nodes/data-plane.js'
-import type { IndexService } from '../nodes/index-service.js'
 import { checkIndexType } from './index-types.js'
 import { validateName } from './names.js'
 
@@ -21,6 +19,26 @@ const MAX_DATABASES = 64
 const MAX_COLLECTIONS = 65536
 const MAX_PARTITIONS = 1024
 const MAX_SHARDS = 16
+
+/**
+ * What DDL sets in motion outside the catalog. Standalone hands it to the in-process data plane
+ * and index service; cluster coordinators leave the data side to the nodes (which follow the
+ * catalog) and only wait for query nodes or collect garbage.
+ */
+export interface CoordHooks {
+  addCollection(info: CollectionInfo): void
+  updateCollection(info: CollectionInfo): void
+  dropCollection(id: bigint, files: { segments: SegmentInfo[]; deltalogs: DeltalogInfo[]; segmentIndexes: SegmentIndexInfo[] }): void
+  /** Before the catalog says "loaded" (standalone: read the segments). */
+  load(collectionId: bigint): Promise<void>
+  /** After the catalog says "loaded" (cluster: until every query node serves it). */
+  loaded(info: CollectionInfo): Promise<void>
+  release(collectionId: bigint): void
+  /** How many replicas a load may ask for. */
+  queryNodes(): { count: number; standalone: boolean }
+  schedule(): void
+  dropIndex(collectionId: bigint, index: IndexInfo): Promise<void>
+}
 
 export interface CreateCollectionArgs {
   readonly db: string
@@ -44,17 +62,17 @@ export type LoadState = 'LoadStateNotExist' | 'LoadStateNotLoad' | 'LoadStateLoa
 
 export class RootCoord {
   private readonly catalog: Catalog
-  private readonly data: DataPlane
+  private readonly data: CoordHooks
   private readonly tso: TsoAllocator
   private readonly log: Logger
   private lock: Promise<unknown> = Promise.resolve()
 
-  private readonly indexes: IndexService
+  private readonly indexes: CoordHooks
 
-  constructor(deps: { catalog: Catalog; data: DataPlane; indexes: IndexService; tso: TsoAllocator; log: Logger }) {
+  constructor(deps: { catalog: Catalog; hooks: CoordHooks; tso: TsoAllocator; log: Logger }) {
     this.catalog = deps.catalog
-    this.data = deps.data
-    this.indexes = deps.indexes
+    this.data = deps.hooks
+    this.indexes = deps.hooks
     this.tso = deps.tso
     this.log = deps.log
   }
@@ -399,7 +417,8 @@ export class RootCoord {
         const pkey = cur.schema.fields.find((f) => f.isPartitionKey)
         if (pkey && !loadFields.includes(pkey.name)) throw invalid(`load field list must include the partition key field ${pkey.name}`)
       }
-      if (replicaNumber > 1) throw invalid(`replica number ${replicaNumber} exceeds the number of query nodes (1) in standalone mode`)
+      const nodes = this.data.queryNodes()
+      if (replicaNumber > nodes.count) throw invalid(`replica number ${replicaNumber} exceeds the number of query nodes (${nodes.count})${nodes.standalone ? ' in standalone mode' : ''}`)
       let partitionIds: bigint[] | undefined
       if (partitionNames && partitionNames.length > 0) {
         if (cur.schema.fields.some((f) => f.isPartitionKey)) throw invalid('disable load partitions if partition key mode is used')
@@ -409,7 +428,8 @@ export class RootCoord {
         if (partitionIds.length === cur.partitions.length) partitionIds = undefined
       }
       await this.data.load(cur.id)
-      await this.update(cur, { load: { replicaNumber: Math.max(1, replicaNumber), partitionIds, loadFields } })
+      const next = await this.update(cur, { load: { replicaNumber: Math.max(1, replicaNumber), partitionIds, loadFields } })
+      await this.data.loaded(next)
     })
   }
 

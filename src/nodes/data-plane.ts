@@ -6,12 +6,12 @@
  * Recovery rebuilds all of it from the three sources of truth: catalog + flushed segment files +
  * the WAL tail after each shard's checkpoint.
  */
-import type { Catalog } from '../catalog/catalog.js'
+import type { Catalog, CatalogChange } from '../catalog/catalog.js'
 import type { CollectionInfo, DeltalogInfo, SegmentIndexInfo, SegmentInfo, ShardCheckpoint } from '../catalog/model.js'
 import { DbError, invalid } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { Timestamp, TsoAllocator } from '../common/tso.js'
-import type { ObjectStore, Wal } from '../infra/index.js'
+import type { ObjectStore, Wal, WalReader } from '../infra/index.js'
 import type { Column } from '../schema/columns.js'
 import { concatColumns, takeRows } from '../schema/field-data.js'
 import type { FieldSchema } from '../schema/types.js'
@@ -45,7 +45,8 @@ export interface DataPlaneConfig {
 export interface DataPlaneDeps {
   readonly catalog: Catalog
   readonly objects: ObjectStore
-  readonly wal: Wal
+  /** The owned channel; absent on followers (recoverAsFollower), which only read. */
+  readonly wal?: Wal
   readonly tso: TsoAllocator
   readonly log: Logger
   readonly config: DataPlaneConfig
@@ -77,6 +78,8 @@ export class DataPlane {
   private lastCompactMs = Date.now()
   private readonly flushListeners: ((collectionIds: bigint[]) => void)[] = []
   private segmentLoader: ((rt: CollectionRuntime, seg: Segment) => Promise<void>) | undefined
+  private follower: FollowerState | undefined
+  private catalogLock: Promise<unknown> = Promise.resolve()
 
   constructor(deps: DataPlaneDeps) {
     this.deps = deps
@@ -102,7 +105,29 @@ export class DataPlane {
 
   async recover(): Promise<RecoveryStats> {
     const t0 = Date.now()
-    const { catalog, tso, wal, log } = this.deps
+    const { tso, log } = this.deps
+    const wal = this.ownedWal()
+    const loaded = await this.loadFromCatalog()
+    let replayedMessages = 0
+    let replayedRows = 0
+    for await (const entry of wal.read(loaded.from)) {
+      const msg = decodeDmlMessage(entry.payload)
+      tso.observe(msg.ts)
+      if (this.applyMessage(msg, entry.offset, true)) {
+        replayedMessages++
+        for (const p of msg.parts) if (p.kind === 'insert') replayedRows += p.numRows
+      }
+    }
+    this.channel = new DmlChannel(wal, tso, (msg, offset) => {
+      this.applyMessage(msg, offset, false)
+    })
+    const stats = { ...loaded.stats, replayedMessages, replayedRows, ms: Date.now() - t0 }
+    log.info(stats, 'data plane recovered')
+    return stats
+  }
+
+  private async loadFromCatalog(): Promise<{ from: bigint; stats: { collections: number; flushedSegments: number; loadedRows: number } }> {
+    const { catalog, tso } = this.deps
     let flushedSegments = 0
     let loadedRows = 0
     for (const info of catalog.allCollections()) {
@@ -121,29 +146,134 @@ export class DataPlane {
     }
     let from: bigint | undefined
     for (const rt of this.runtimes.values()) for (const sh of rt.shards) if (from === undefined || sh.checkpoint < from) from = sh.checkpoint
-    let replayedMessages = 0
-    let replayedRows = 0
-    for await (const entry of wal.read(from ?? 0n)) {
-      const msg = decodeDmlMessage(entry.payload)
-      tso.observe(msg.ts)
-      if (this.applyMessage(msg, entry.offset, true)) {
-        replayedMessages++
-        for (const p of msg.parts) if (p.kind === 'insert') replayedRows += p.numRows
+    return { from: from ?? 0n, stats: { collections: this.runtimes.size, flushedSegments, loadedRows } }
+  }
+
+  // ---------------------------------------------------------------- follower (cluster query node)
+
+  /**
+   * Builds the same replica as the channel owner without owning anything: catalog + flushed
+   * segments, then the WAL followed from the lowest checkpoint for as long as the node lives.
+   * Flushes and compactions made by the owner arrive as catalog changes (see applyCatalogChanges).
+   */
+  async recoverAsFollower(reader: WalReader): Promise<RecoveryStats> {
+    const t0 = Date.now()
+    const loaded = await this.loadFromCatalog()
+    const abort = new AbortController()
+    const f: FollowerState = { reader, abort, applied: loaded.from, appliedTs: 0n, waiters: [], done: Promise.resolve(), failed: undefined }
+    for (const rt of this.runtimes.values()) for (let s = 0; s < rt.shards.length; s++) {
+      const cp = this.deps.catalog.checkpoint(rt.info.id, s)
+      if (cp && cp.ts > f.appliedTs) f.appliedTs = cp.ts
+    }
+    this.follower = f
+    // Catch up to the tail before serving, so the first reads are not served from a stale replica.
+    const tail = await reader.tail()
+    f.done = this.followLoop(f)
+    await this.waitApplied(tail)
+    const stats = { ...loaded.stats, replayedMessages: 0, replayedRows: 0, ms: Date.now() - t0 }
+    this.deps.log.info({ ...stats, tail: tail.toString() }, 'replica recovered; following the WAL')
+    return stats
+  }
+
+  private async followLoop(f: FollowerState): Promise<void> {
+    try {
+      for await (const entry of f.reader.follow(f.applied, f.abort.signal)) {
+        const msg = decodeDmlMessage(entry.payload)
+        this.deps.tso.observe(msg.ts)
+        this.applyMessage(msg, entry.offset, true)
+        f.applied = entry.offset + 1n
+        if (msg.ts > f.appliedTs) f.appliedTs = msg.ts
+        if (f.waiters.length > 0) {
+          const keep: typeof f.waiters = []
+          for (const w of f.waiters) if (f.applied >= w.offset) w.resolve()
+          else keep.push(w)
+          f.waiters = keep
+        }
+      }
+    } catch (e) {
+      if (!f.abort.signal.aborted) {
+        f.failed = e instanceof Error ? e : new Error(String(e))
+        this.deps.log.error({ err: e }, 'following the WAL failed; this replica stops serving reads')
+        for (const w of f.waiters.splice(0)) w.reject(f.failed)
       }
     }
-    this.channel = new DmlChannel(wal, tso, (msg, offset) => {
-      this.applyMessage(msg, offset, false)
-    })
-    const stats = {
-      collections: this.runtimes.size,
-      flushedSegments,
-      loadedRows,
-      replayedMessages,
-      replayedRows,
-      ms: Date.now() - t0,
+  }
+
+  private waitApplied(offset: bigint): Promise<void> {
+    const f = this.follower!
+    if (f.failed) return Promise.reject(new DbError('ServiceUnavailable', `replica is not following its WAL channel: ${f.failed.message}`))
+    if (f.applied >= offset) return Promise.resolve()
+    return new Promise((resolve, reject) => f.waiters.push({ offset, resolve, reject }))
+  }
+
+  /**
+   * Mirrors catalog changes made by other processes: DDL (new, changed, dropped, loaded and
+   * released collections), flush commits, compactions. Runs one batch at a time, in order.
+   */
+  applyCatalogChanges(changes: readonly CatalogChange[]): Promise<void> {
+    const run = () => this.applyCatalogChangesNow(changes)
+    const p = this.catalogLock.then(run, run)
+    this.catalogLock = p.catch((e: unknown) => this.deps.log.error({ err: e }, 'applying a catalog change failed'))
+    return p
+  }
+
+  private async applyCatalogChangesNow(changes: readonly CatalogChange[]): Promise<void> {
+    const { catalog } = this.deps
+    for (const ch of changes) {
+      if (ch.kind !== 'collection') continue
+      if (!ch.next) {
+        this.runtimes.delete(ch.id)
+        continue
+      }
+      const rt = this.runtimes.get(ch.id)
+      if (!rt) {
+        const created = new CollectionRuntime(ch.next, (s) => catalog.checkpoint(ch.id, s)?.offset ?? this.follower?.applied ?? 0n, this.deps.config.segmentMaxRows)
+        this.runtimes.set(ch.id, created)
+        if (ch.next.load) await this.loadFlushed(created)
+        continue
+      }
+      rt.info = ch.next
+      if (ch.next.load && !ch.prev?.load) await this.loadFlushed(rt)
+      else if (!ch.next.load && ch.prev?.load) this.release(ch.id)
     }
-    log.info(stats, 'data plane recovered')
-    return stats
+    // A flush commit: segments + deltalogs + checkpoints of one transaction.
+    const cps = changes.filter((c): c is Extract<CatalogChange, { kind: 'checkpoint' }> => c.kind === 'checkpoint' && c.next !== undefined)
+    const added = changes.filter((c): c is Extract<CatalogChange, { kind: 'segment' }> => c.kind === 'segment' && c.next !== undefined)
+    const removed = changes.filter((c): c is Extract<CatalogChange, { kind: 'segment' }> => c.kind === 'segment' && c.next === undefined)
+    const deltas = changes.filter((c): c is Extract<CatalogChange, { kind: 'deltalog' }> => c.kind === 'deltalog')
+    for (const d of deltas) {
+      const rt = this.runtimes.get(d.collectionId)
+      if (rt) await this.loadDeltalogs(rt, [d.next])
+    }
+    const ready: { rt: CollectionRuntime; seg: Segment }[] = []
+    for (const a of added) {
+      const rt = this.runtimes.get(a.collectionId)
+      if (!rt || !rt.info.load || rt.loadedSegments.has(a.id)) continue
+      const seg = await this.readSegment(rt, a.next!)
+      if (this.segmentLoader) await this.segmentLoader(rt, seg)
+      ready.push({ rt, seg })
+    }
+    // Synchronous from here: one consistent swap per batch.
+    for (const r of removed) {
+      const rt = this.runtimes.get(r.collectionId)
+      if (!rt) continue
+      for (const sh of rt.shards) sh.dropSegments([r.id])
+      rt.loadedSegments.delete(r.id)
+    }
+    for (const cp of cps) {
+      const rt = this.runtimes.get(cp.collectionId)
+      rt?.shards[cp.shard]?.dropPersistedBelow(cp.next!.offset)
+      if (this.follower && cp.next!.ts > this.follower.appliedTs) {
+        // Rows of the flushed range are now readable from the segments, even before the WAL reaches them.
+        this.follower.appliedTs = cp.next!.ts
+        this.deps.tso.observe(cp.next!.ts)
+      }
+    }
+    for (const { rt, seg } of ready) {
+      if (this.runtimes.get(rt.info.id) !== rt) continue
+      rt.shards[seg.shard]!.addLoadedSegment(seg)
+      rt.loadedSegments.add(seg.id)
+    }
   }
 
   /** Applies a durable message to the replicas; during replay, parts below a shard's checkpoint are skipped. */
@@ -164,7 +294,16 @@ export class DataPlane {
   // ---------------------------------------------------------------- DDL hooks
 
   addCollection(info: CollectionInfo): void {
-    this.runtimes.set(info.id, new CollectionRuntime(info, () => this.channel.appliedOffset(), this.deps.config.segmentMaxRows))
+    this.runtimes.set(info.id, new CollectionRuntime(info, () => this.appliedOffset(), this.deps.config.segmentMaxRows))
+  }
+
+  private ownedWal(): Wal {
+    if (!this.deps.wal) throw new DbError('ServiceInternal', 'this replica follows the WAL; it cannot write or flush')
+    return this.deps.wal
+  }
+
+  private appliedOffset(): bigint {
+    return this.follower ? this.follower.applied : this.channel.appliedOffset()
   }
 
   updateCollection(info: CollectionInfo): void {
@@ -269,6 +408,13 @@ export class DataPlane {
 
   /** Waits until every write with ts <= `guarantee` is applied; returns the snapshot timestamp to read at. */
   async readTimestamp(guarantee: Timestamp): Promise<Timestamp> {
+    const f = this.follower
+    if (f) {
+      // A follower cannot know which timestamps the owner handed out; the WAL tail is its read
+      // index: every write acknowledged before this read sits below it.
+      if (guarantee > f.appliedTs || f.failed) await this.waitApplied(await f.reader.tail())
+      return f.appliedTs
+    }
     await this.channel.waitTsafe(guarantee)
     return this.channel.tsafe()
   }
@@ -603,7 +749,7 @@ export class DataPlane {
     for (const rt of this.runtimes.values()) {
       for (const sh of rt.shards) if (sh.firstUnflushedOffset !== undefined && sh.firstUnflushedOffset < min) min = sh.firstUnflushedOffset
     }
-    await this.deps.wal.truncate(min)
+    await this.ownedWal().truncate(min)
   }
 
   // ---------------------------------------------------------------- background
@@ -642,6 +788,11 @@ export class DataPlane {
   }
 
   async stop(): Promise<void> {
+    if (this.follower) {
+      this.follower.abort.abort()
+      await this.follower.done
+      await this.catalogLock.catch(() => undefined)
+    }
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
     await this.flushLock.catch(() => undefined)
@@ -650,8 +801,20 @@ export class DataPlane {
   stats(): { collections: number; growingRows: number; walPending: number } {
     let growingRows = 0
     for (const rt of this.runtimes.values()) for (const sh of rt.shards) for (const s of sh.segments.values()) if (s.state !== 'flushed') growingRows += s.numRows
-    return { collections: this.runtimes.size, growingRows, walPending: this.channel.pendingCount() }
+    return { collections: this.runtimes.size, growingRows, walPending: this.channel?.pendingCount() ?? 0 }
   }
+}
+
+interface FollowerState {
+  readonly reader: WalReader
+  readonly abort: AbortController
+  /** Offset of the next entry to apply. */
+  applied: bigint
+  /** Snapshot timestamp covering everything applied (and every flushed range loaded). */
+  appliedTs: Timestamp
+  waiters: { offset: bigint; resolve(): void; reject(e: unknown): void }[]
+  done: Promise<void>
+  failed: Error | undefined
 }
 
 function nullColumn(field: FieldSchema, n: number): Column {

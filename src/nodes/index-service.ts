@@ -6,7 +6,7 @@
  *
  * FLAT and BIN_FLAT need no build: exact search over the segment's column *is* the index.
  */
-import type { Catalog } from '../catalog/catalog.js'
+import type { Catalog, CatalogChange } from '../catalog/catalog.js'
 import type { CollectionInfo, IndexInfo, SegmentIndexInfo, SegmentInfo } from '../catalog/model.js'
 import type { Logger } from '../common/log.js'
 import type { ObjectStore } from '../infra/index.js'
@@ -28,8 +28,16 @@ export function needsBuild(indexType: string): boolean {
 export interface IndexServiceDeps {
   readonly catalog: Catalog
   readonly objects: ObjectStore
-  readonly data: DataPlane
-  readonly pool: IndexBuildPool
+  /** The replica whose segments get indexes attached (absent on a cluster index node). */
+  readonly data?: DataPlane
+  /** Builds run here only with a pool (absent on a cluster query node, which only attaches). */
+  readonly pool?: IndexBuildPool
+  /**
+   * Cluster index nodes share the work: a build runs only after claiming its task (an etcd key
+   * under a lease, so a dead node's claims lapse); resolves to a release function, or undefined
+   * when another node holds it.
+   */
+  readonly claim?: (task: string) => Promise<(() => Promise<void>) | undefined>
   readonly log: Logger
 }
 
@@ -59,13 +67,39 @@ export class IndexService {
   constructor(deps: IndexServiceDeps, opts: { concurrency?: number } = {}) {
     this.d = deps
     this.concurrency = Math.max(1, opts.concurrency ?? 1)
-    deps.data.onFlushed(() => this.schedule())
-    deps.data.setSegmentLoader((rt, seg) => this.attach(rt, seg))
+    deps.data?.onFlushed(() => this.schedule())
+    deps.data?.setSegmentLoader((rt, seg) => this.attach(rt, seg))
+  }
+
+  /**
+   * Cluster: reacts to catalog changes made elsewhere. Index nodes queue builds for new segments
+   * and new indexes; query nodes attach newly built index files to the segments they hold and
+   * detach dropped ones.
+   */
+  async applyCatalogChanges(changes: readonly CatalogChange[]): Promise<void> {
+    if (this.d.pool && changes.some((c) => c.kind === 'segment' || c.kind === 'collection')) this.schedule()
+    const data = this.d.data
+    if (!data) return
+    for (const ch of changes) {
+      if (ch.kind !== 'segment_index') continue
+      let rt: CollectionRuntime
+      try {
+        rt = data.runtime(ch.collectionId)
+      } catch {
+        continue
+      }
+      for (const sh of rt.shards) {
+        const seg = sh.segments.get(ch.segmentId)
+        if (!seg || seg.state !== 'flushed') continue
+        if (ch.next) await this.attach(rt, seg, ch.next)
+        else for (const [field, a] of seg.indexes) if (a.indexId === ch.indexId) seg.indexes.delete(field)
+      }
+    }
   }
 
   /** Queues a build for every (flushed segment, buildable index) pair that has none. */
   schedule(): void {
-    if (this.closed) return
+    if (this.closed || !this.d.pool) return
     const { catalog } = this.d
     for (const c of catalog.allCollections()) {
       const built = new Set(catalog.segmentIndexesOf(c.id).map((i) => `${i.segmentId}/${i.indexId}`))
@@ -113,10 +147,25 @@ export class IndexService {
   }
 
   private async build(task: Task): Promise<void> {
-    const { catalog, objects, pool, log } = this.d
+    const { catalog, claim } = this.d
     const c = catalog.collection(task.collectionId)
     const index = c?.indexes.find((i) => i.id === task.indexId)
     if (!c || !index) return // dropped while queued
+    if (!claim) return this.buildClaimed(task, c, index)
+    const release = await claim(`${task.collectionId}/${task.segment.id}/${task.indexId}`)
+    if (!release) return // another index node builds it; its record arrives through the catalog
+    try {
+      // Built meanwhile by a node that held the claim before us?
+      if (catalog.segmentIndexesOf(c.id).some((i) => i.segmentId === task.segment.id && i.indexId === task.indexId)) return
+      await this.buildClaimed(task, c, index)
+    } finally {
+      await release().catch(() => undefined)
+    }
+  }
+
+  private async buildClaimed(task: Task, c: CollectionInfo, index: IndexInfo): Promise<void> {
+    const { catalog, objects, log } = this.d
+    const pool = this.d.pool!
     const field = c.schema.fields.find((f) => f.fieldId === index.fieldId)!
     const seg = this.memorySegment(task.collectionId, task.segment)
     let column = seg?.chunks[0]?.columns.get(field.name) as VectorColumn | undefined
@@ -166,6 +215,7 @@ export class IndexService {
   private memorySegment(collectionId: bigint, s: SegmentInfo): Segment | undefined {
     let rt: CollectionRuntime
     try {
+      if (!this.d.data) return undefined
       rt = this.d.data.runtime(collectionId)
     } catch {
       return undefined
@@ -175,9 +225,9 @@ export class IndexService {
   }
 
   /** Loads the built indexes of a segment read from storage (load, restart). */
-  private async attach(rt: CollectionRuntime, seg: Segment): Promise<void> {
+  private async attach(rt: CollectionRuntime, seg: Segment, only?: SegmentIndexInfo): Promise<void> {
     const c = rt.info
-    for (const rec of this.d.catalog.segmentIndexesOf(c.id)) {
+    for (const rec of only ? [only] : this.d.catalog.segmentIndexesOf(c.id)) {
       if (rec.segmentId !== seg.id || !c.indexes.some((i) => i.id === rec.indexId)) continue
       const files = new Map<string, Uint8Array>()
       for (const [name, key] of Object.entries(rec.files)) files.set(name, await this.d.objects.get(key))
@@ -192,7 +242,7 @@ export class IndexService {
     this.queue = this.queue.filter((t) => t.indexId !== index.id)
     const victims = await this.d.catalog.dropSegmentIndexes(collectionId, index.id)
     try {
-      const rt = this.d.data.runtime(collectionId)
+      const rt = this.d.data!.runtime(collectionId)
       for (const sh of rt.shards) for (const seg of sh.segments.values()) if (seg.indexes.get(index.fieldName)?.indexId === index.id) seg.indexes.delete(index.fieldName)
     } catch {
       // collection gone: nothing in memory to detach
@@ -207,7 +257,7 @@ export class IndexService {
     const flushedRows = segments.reduce((a, s) => a + s.numRows, 0)
     let growingRows = 0
     try {
-      for (const sh of this.d.data.runtime(c.id).shards) for (const s of sh.segments.values()) if (s.state !== 'flushed') growingRows += s.numRows
+      for (const sh of this.d.data?.runtime(c.id).shards ?? []) for (const s of sh.segments.values()) if (s.state !== 'flushed') growingRows += s.numRows
     } catch {
       growingRows = 0
     }
@@ -224,6 +274,6 @@ export class IndexService {
   async close(): Promise<void> {
     this.closed = true
     this.queue = []
-    await this.d.pool.close()
+    await this.d.pool?.close()
   }
 }

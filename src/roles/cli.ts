@@ -6,27 +6,45 @@
 import { isDbError } from '../common/errors.js'
 import { createLogger } from '../common/log.js'
 import { loadConfig, optionsHelp } from './config.js'
+import { CLUSTER_ROLES, startClusterRole } from './cluster.js'
+import { deployMain, sizingMain } from '../deploy/cli.js'
 import { harrierVersion, startStandalone } from './standalone.js'
 
 const USAGE = `harrier ${harrierVersion()} — a Milvus-compatible vector database
 
 Usage:
   harrier run standalone [options]   serve every role in one process (the default of "npm start")
+  harrier run <role> [options]       cluster mode: one role per process, on etcd + S3 + NATS
+                                     roles: proxy mixcoord (rootcoord datacoord querycoord indexcoord)
+                                            datanode querynode indexnode
+  harrier deploy <swarm|compose|k8s> write deployment files (Swarm stack from a host plan, ...)
+  harrier sizing --vectors N --dim D memory/CPU/disk per role and a suggested host plan
   harrier version                    print the version
   harrier --help                     this text ("harrier run --help" for the options)
 `
 
 const RUN_USAGE = `Usage: harrier run standalone [options]
+       harrier run <proxy|mixcoord|datanode|querynode|indexnode> --etcd E --object-store S --wal W [options]
 
-Serves the Milvus gRPC API (MilvusService) and /healthz + /metrics, with all data under --data-dir.
-Acknowledged writes are fsync'd to the write-ahead log before the reply, so they survive kill -9.
+standalone serves the Milvus gRPC API (MilvusService) and /healthz + /metrics, with all data under
+--data-dir. Acknowledged writes are fsync'd to the write-ahead log before the reply, so they survive
+kill -9.
+
+Cluster roles (rootcoord, datacoord, querycoord and indexcoord are names for mixcoord) start in any
+order: each answers /healthz at once ("waiting for etcd at ..."), waits with backoff for etcd, the
+object store and the log broker, then registers a session in etcd under a lease. Coordinators and
+the WAL channel's data node are elected (the others stand by); a killed process is noticed when its
+lease lapses (--session-ttl-ms). Default gRPC ports: proxy 19530, mixcoord 53100, datanode 21124,
+querynode 21123, indexnode 21121; clients connect to a proxy only.
 
 Options (flags override env vars, which override the config file):
 ${optionsHelp()}
   --help                  this text
 
-Example:
+Examples:
   npm start -- --data-dir /tmp/x --port 29530 --metrics-port 29091
+  harrier run querynode --etcd etcd1:2379 --wal nats://nats1:4222 \
+    --object-store 's3://harrier/data?endpoint=http://minio1:9000' --host 0.0.0.0 --advertise-host qn1
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -40,6 +58,10 @@ async function main(argv: string[]): Promise<number> {
     out(harrierVersion())
     return 0
   }
+  if (cmd === 'deploy' || cmd === 'sizing') {
+    const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t), version: harrierVersion() }
+    return cmd === 'deploy' ? deployMain(rest, io) : sizingMain(rest, io)
+  }
   if (cmd !== 'run') {
     process.stderr.write(`unknown command ${cmd}\n\n${USAGE}`)
     return 2
@@ -49,22 +71,25 @@ async function main(argv: string[]): Promise<number> {
     out(RUN_USAGE)
     return role === undefined ? 2 : 0
   }
-  if (role !== 'standalone') {
-    process.stderr.write(`role ${role} is not available yet; cluster roles arrive with cluster mode. Try: harrier run standalone\n`)
+  if (role !== 'standalone' && !(CLUSTER_ROLES as readonly string[]).includes(role)) {
+    process.stderr.write(`unknown role ${role}\n\n${RUN_USAGE}`)
     return 2
   }
   const cfg = loadConfig(opts, process.env)
   const log = createLogger(cfg.logLevel)
-  const server = await startStandalone(cfg, log)
-  await new Promise<void>((resolve) => {
+  const server = role === 'standalone' ? await startStandalone(cfg, log) : await startClusterRole(role, cfg, log)
+  const lost = 'lost' in server ? server.lost : new Promise<string>(() => undefined)
+  const code = await new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       log.info({ signal: sig }, 'stopping')
-      server.stop().then(resolve, resolve)
+      server.stop().then(() => resolve(0), () => resolve(0))
     }
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
+    // A role that lost its session cannot prove what it holds: exit, and let the supervisor restart it.
+    void lost.then(() => server.stop().then(() => resolve(1), () => resolve(1)))
   })
-  return 0
+  return code
 }
 
 main(process.argv.slice(2)).then(

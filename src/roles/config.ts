@@ -23,6 +23,18 @@ export interface StandaloneConfig {
   compactionIntervalMs: number
   /** Worker threads building indexes (0 = one less than the cores, at least 1). */
   indexBuildThreads: number
+  /** Cluster roles: etcd endpoints (host:port,...) or an etcd:// URL. */
+  etcd: string
+  /** Cluster roles: object store URL (s3://bucket/prefix?endpoint=...). */
+  objectStore: string
+  /** Cluster roles: WAL URL (nats://host:port,...). */
+  wal: string
+  /** Cluster roles: the address peers dial (default: --host, or the host name when --host is 0.0.0.0). */
+  advertiseHost: string
+  /** Cluster roles: seconds after which a silent process counts as dead. */
+  sessionTtlMs: number
+  /** Set when --port/HARRIER_PORT/config chose the port (cluster roles otherwise use their own default). */
+  portExplicit: boolean
 }
 
 export const DEFAULTS: StandaloneConfig = {
@@ -35,13 +47,19 @@ export const DEFAULTS: StandaloneConfig = {
   flushIntervalMs: 300_000,
   compactionIntervalMs: 60_000,
   indexBuildThreads: 0,
+  etcd: '',
+  objectStore: '',
+  wal: '',
+  advertiseHost: '',
+  sessionTtlMs: 3000,
+  portExplicit: false,
 }
 
 interface Option {
   readonly key: keyof StandaloneConfig
   readonly flag: string
   readonly env: string
-  readonly kind: 'string' | 'port' | 'int' | 'count' | 'level'
+  readonly kind: 'string' | 'optional' | 'port' | 'int' | 'count' | 'level'
   readonly help: string
 }
 
@@ -55,6 +73,11 @@ export const OPTIONS: readonly Option[] = [
   { key: 'flushIntervalMs', flag: '--flush-interval-ms', env: 'HARRIER_FLUSH_INTERVAL_MS', kind: 'int', help: 'background flush period for unflushed data' },
   { key: 'compactionIntervalMs', flag: '--compaction-interval-ms', env: 'HARRIER_COMPACTION_INTERVAL_MS', kind: 'int', help: 'how often small and delete-heavy segments are merged' },
   { key: 'indexBuildThreads', flag: '--index-build-threads', env: 'HARRIER_INDEX_BUILD_THREADS', kind: 'count', help: 'worker threads that build indexes (0 = cores - 1, at least 1)' },
+  { key: 'etcd', flag: '--etcd', env: 'HARRIER_ETCD', kind: 'optional', help: 'cluster: etcd endpoints, e.g. etcd1:2379,etcd2:2379 (or etcd://h:p/root)' },
+  { key: 'objectStore', flag: '--object-store', env: 'HARRIER_OBJECT_STORE', kind: 'optional', help: 'cluster: object store, e.g. s3://harrier/data?endpoint=http://minio:9000' },
+  { key: 'wal', flag: '--wal', env: 'HARRIER_WAL', kind: 'optional', help: 'cluster: log broker, e.g. nats://nats1:4222,nats2:4222/harrier' },
+  { key: 'advertiseHost', flag: '--advertise-host', env: 'HARRIER_ADVERTISE_HOST', kind: 'optional', help: 'cluster: address other processes dial (default --host; the host name when --host is 0.0.0.0)' },
+  { key: 'sessionTtlMs', flag: '--session-ttl-ms', env: 'HARRIER_SESSION_TTL_MS', kind: 'int', help: 'cluster: a process silent this long counts as dead (its lease lapses)' },
 ]
 
 function coerce(opt: Option, raw: unknown, source: string): StandaloneConfig[keyof StandaloneConfig] {
@@ -62,6 +85,8 @@ function coerce(opt: Option, raw: unknown, source: string): StandaloneConfig[key
   switch (opt.kind) {
     case 'string':
       if (s === '') throw invalid(`${source}: ${opt.flag} must not be empty`)
+      return s
+    case 'optional':
       return s
     case 'count': {
       const n = Number(s)
@@ -117,13 +142,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sta
   }
   for (const opt of OPTIONS) if (env[opt.env] !== undefined && env[opt.env] !== '') set(opt, env[opt.env], `env ${opt.env}`)
   for (const opt of OPTIONS) if (flags.has(opt.flag)) set(opt, flags.get(opt.flag), `flag ${opt.flag}`)
+  cfg.portExplicit = cfg.port !== DEFAULTS.port || flags.has('--port') || !!env.HARRIER_PORT
   cfg.dataDir = resolve(cfg.dataDir)
   return cfg
 }
 
 export function optionsHelp(): string {
   const w = Math.max(...OPTIONS.map((o) => o.flag.length)) + 6
-  const lines = OPTIONS.map((o) => `  ${`${o.flag} ${o.kind === 'string' ? 'S' : o.kind === 'level' ? 'L' : 'N'}`.padEnd(w)} ${o.help} (default ${JSON.stringify(DEFAULTS[o.key])}; env ${o.env})`)
+  const lines = OPTIONS.map((o) => `  ${`${o.flag} ${o.kind === 'string' || o.kind === 'optional' ? 'S' : o.kind === 'level' ? 'L' : 'N'}`.padEnd(w)} ${o.help} (default ${JSON.stringify(DEFAULTS[o.key])}; env ${o.env})`)
   lines.push(`  ${'--config FILE'.padEnd(w)} YAML or JSON file with any of the keys ${OPTIONS.map((o) => o.key).join(', ')} (env HARRIER_CONFIG)`)
   return lines.join('\n')
 }

@@ -11,7 +11,7 @@ import { MilvusService } from '../access/milvus-service.js'
 import { Catalog } from '../catalog/catalog.js'
 import type { Logger } from '../common/log.js'
 import { TsoAllocator } from '../common/tso.js'
-import { RootCoord } from '../coord/root-coord.js'
+import { RootCoord, type CoordHooks } from '../coord/root-coord.js'
 import { openMetaStore, openObjectStore, openWalProvider, type MetaStore, type ObjectStore, type WalProvider } from '../infra/index.js'
 import { IndexBuildPool } from '../index/index.js'
 import { DataPlane, type RecoveryStats } from '../nodes/data-plane.js'
@@ -68,7 +68,18 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
     closers.push(() => indexes.close())
     const recovery = await data.recover()
     indexes.schedule()
-    const root = new RootCoord({ catalog, data, indexes, tso, log: log.child({ role: 'rootcoord' }) })
+    const hooks: CoordHooks = {
+      addCollection: (info) => data.addCollection(info),
+      updateCollection: (info) => data.updateCollection(info),
+      dropCollection: (id, files) => data.dropCollection(id, files),
+      load: (id) => data.load(id),
+      loaded: async () => undefined,
+      release: (id) => data.release(id),
+      queryNodes: () => ({ count: 1, standalone: true }),
+      schedule: () => indexes.schedule(),
+      dropIndex: (id, index) => indexes.dropIndex(id, index),
+    }
+    const root = new RootCoord({ catalog, hooks, tso, log: log.child({ role: 'rootcoord' }) })
     await root.bootstrap()
     data.start()
     closers.push(async () => {

@@ -37,6 +37,8 @@ export class ShardReplica {
   lastAppliedTs: Timestamp = 0n
 
   private readonly segmentMaxRows: number
+  /** WAL position of each growing chunk: a follower drops them once a flush persisted their range. */
+  private readonly chunkOrigin = new WeakMap<RowChunk, { offset: bigint; partIndex: number }>()
 
   constructor(shard: number, pkField: string, checkpoint: bigint, segmentMaxRows = 1_000_000) {
     this.shard = shard
@@ -68,7 +70,34 @@ export class ShardReplica {
     const timestamps = new BigInt64Array(part.numRows).fill(ts)
     const chunk = new RowChunk(part.columns, part.numRows, pkCol.data, timestamps)
     seg.append(chunk)
+    this.chunkOrigin.set(chunk, { offset, partIndex })
     this.indexChunk(chunk, false)
+  }
+
+  /**
+   * Follower side of a flush committed by the channel owner: rows below `checkpoint` now live in
+   * the flushed segments the caller adds next, so the growing chunks holding them go. A growing
+   * segment that keeps later chunks is re-opened under the ID the owner gave its successor (the
+   * ID of the message that opened it), so the owner's and the follower's segment IDs stay equal.
+   * Synchronous: readers see the rows either here or in the flushed segments, never both.
+   */
+  dropPersistedBelow(checkpoint: bigint): void {
+    for (const [id, seg] of [...this.segments]) {
+      if (seg.state === 'flushed') continue
+      const keep = seg.chunks.filter((c) => (this.chunkOrigin.get(c)?.offset ?? checkpoint) >= checkpoint)
+      if (keep.length === seg.chunks.length) continue
+      this.dropSegments([id])
+      if (this.growing.get(seg.partitionId) === seg) this.growing.delete(seg.partitionId)
+      if (keep.length === 0) continue
+      const origin = this.chunkOrigin.get(keep[0]!)!
+      const next = new Segment(segmentIdFor(origin.offset, origin.partIndex), seg.partitionId, this.shard, seg.state)
+      for (const c of keep) next.append(c)
+      this.segments.set(next.id, next)
+      if (next.state === 'growing') this.growing.set(next.partitionId, next)
+      for (const c of keep) this.indexChunk(c, false)
+    }
+    this.unflushedDeletes = []
+    if (checkpoint > this.checkpoint) this.checkpoint = checkpoint
   }
 
   applyDelete(part: DeletePart, ts: Timestamp, offset: bigint): void {

@@ -199,11 +199,12 @@ async function httpOk(url: string, body?: (text: string) => boolean): Promise<bo
  * and election timeout 100 ms bring etcd's minimum lease TTL down to 1 s (it is
  * ceil(1.5 × election timeout), 2 s with the defaults), so lease tests finish quickly.
  */
-export async function startEtcd(): Promise<TestServer> {
+export async function startEtcd(opts: { readonly clientPort?: number } = {}): Promise<TestServer> {
   const bin = requireBinary(ETCD)
   const dir = await mkdtemp(join(tmpdir(), 'harrier-etcd-'))
   liveDirs.add(dir)
-  const [client, peer] = await freePorts(2)
+  const [free, peer] = await freePorts(2)
+  const client = opts.clientPort ?? free
   const clientUrl = `http://127.0.0.1:${client}`
   const peerUrl = `http://127.0.0.1:${peer}`
   const logFile = join(dir, 'etcd.log')

@@ -28,6 +28,48 @@ export function describeWal(name: string, factory: AdapterFactory<WalProvider>):
   describe(`WAL conformance: ${name}`, () => {
     after(() => factory.cleanup?.())
 
+    describe('followers (openReader)', () => {
+      it('follows existing and new entries without fencing the owner; tail is the read index', () =>
+        withProvider(async (p) => {
+          if (!p.openReader) return assert.fail(`${name} has no openReader`)
+          const wal = await p.open('f')
+          await appendAll(wal, ['a', 'b'])
+          const reader = await p.openReader('f')
+          assert.equal(reader.channel, 'f')
+          assert.equal(await reader.tail(), 2n)
+          const ac = new AbortController()
+          const seen: Array<[bigint, string]> = []
+          const done = (async () => {
+            for await (const e of reader.follow(1n, ac.signal)) {
+              seen.push([e.offset, text(e.payload)])
+              if (seen.length === 3) ac.abort()
+            }
+          })()
+          // Appended after the follower started: it must still see them, and the owner keeps writing.
+          assert.deepEqual(await appendAll(wal, ['c', 'd']), [2n, 3n])
+          await done
+          assert.deepEqual(seen, [
+            [1n, 'b'],
+            [2n, 'c'],
+            [3n, 'd'],
+          ])
+          assert.equal(await reader.tail(), 4n)
+          assert.equal(await wal.append(bytes('e')), 4n)
+        }))
+
+      it('a follow aborted while idle ends without an error', () =>
+        withProvider(async (p) => {
+          if (!p.openReader) return assert.fail(`${name} has no openReader`)
+          const reader = await p.openReader('idle')
+          assert.equal(await reader.tail(), 0n)
+          const ac = new AbortController()
+          setTimeout(() => ac.abort(), 50)
+          const got: WalEntry[] = []
+          for await (const e of reader.follow(0n, ac.signal)) got.push(e)
+          assert.deepEqual(got, [])
+        }))
+    })
+
     describe('append / read', () => {
       it('assigns consecutive offsets from 0 and reads them back in order', () =>
         withProvider(async (p) => {

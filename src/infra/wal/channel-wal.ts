@@ -4,7 +4,7 @@
  * instance of that channel) and term persistence.
  */
 import { DbError } from '../../common/errors.js'
-import type { Wal, WalEntry, WalOpenOptions, WalProvider } from './wal.js'
+import type { Wal, WalEntry, WalOpenOptions, WalProvider, WalReader } from './wal.js'
 
 export interface WalStats {
   /** append/appendBatch calls. */
@@ -71,7 +71,21 @@ export abstract class BaseWalProvider implements WalProvider {
     return this.#closing
   }
 
-  async #open(channel: string, opts: WalOpenOptions | undefined): Promise<ChannelWal> {
+  /** In-process followers (tests, standalone tools): they poll the shared log. */
+  openReader(channel: string): Promise<WalReader> {
+    const opened = this.#opening.then(async () => {
+      const st = await this.#state(channel)
+      return {
+        channel,
+        tail: async () => st.log.nextOffset(),
+        follow: (from: bigint, signal: AbortSignal) => followLog(st, from, signal),
+      }
+    })
+    this.#opening = opened.catch(() => undefined)
+    return opened
+  }
+
+  async #state(channel: string): Promise<ChannelState> {
     if (this.#closing) throw new DbError('ServiceInternal', 'WAL provider is closed')
     if (
       typeof channel !== 'string' ||
@@ -90,6 +104,11 @@ export abstract class BaseWalProvider implements WalProvider {
       st = { name: channel, log, term: highestTerm, open: new Set(), closed: false }
       this.#channels.set(channel, st)
     }
+    return st
+  }
+
+  async #open(channel: string, opts: WalOpenOptions | undefined): Promise<ChannelWal> {
+    const st = await this.#state(channel)
     const term = opts?.term ?? st.term + 1
     if (!Number.isSafeInteger(term) || term <= 0) {
       throw new DbError(
@@ -115,6 +134,25 @@ export abstract class BaseWalProvider implements WalProvider {
     const wal = new ChannelWal(st, term)
     st.open.add(wal)
     return wal
+  }
+}
+
+async function* followLog(st: ChannelState, from: bigint, signal: AbortSignal): AsyncGenerator<WalEntry> {
+  let next = from < 0n ? 0n : from
+  while (!signal.aborted && !st.closed) {
+    for await (const e of st.log.read(next)) {
+      if (signal.aborted) return
+      yield e
+      next = e.offset + 1n
+    }
+    // In-process logs have no push notification; a short poll keeps followers within a few ms.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5)
+      signal.addEventListener('abort', () => {
+        clearTimeout(t)
+        resolve()
+      }, { once: true })
+    })
   }
 }
 

@@ -1,4 +1,4 @@
-export type { Wal, WalEntry, WalOpenOptions, WalProvider } from './wal.js'
+export type { Wal, WalEntry, WalOpenOptions, WalProvider, WalReader } from './wal.js'
 export type { ChannelWal, WalStats } from './channel-wal.js'
 export { MemoryWalProvider } from './memory-wal.js'
 export { FileWalProvider, type FileWalOptions } from './file-wal.js'

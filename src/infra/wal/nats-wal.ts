@@ -60,7 +60,7 @@ import {
 } from 'nats'
 import { DbError, isDbError } from '../../common/errors.js'
 import { silentLogger, type Logger } from '../../common/log.js'
-import type { Wal, WalEntry, WalOpenOptions, WalProvider } from './wal.js'
+import type { Wal, WalEntry, WalOpenOptions, WalProvider, WalReader } from './wal.js'
 
 export interface NatsWalOptions {
   /** `host:port` of each NATS server (one cluster). */
@@ -242,6 +242,47 @@ export class NatsWalProvider implements WalProvider {
     const opened = this.#opening.then(() => this.#open(channel, opts))
     this.#opening = opened.catch(() => undefined)
     return opened
+  }
+
+  /**
+   * A follower's view: reads through an ordered consumer that keeps delivering new messages, and
+   * takes the stream's last sequence as the tail, so a follower needs no call to the owner.
+   */
+  openReader(channel: string): Promise<WalReader> {
+    const opened = this.#opening.then(async () => {
+      if (this.#closing) throw new DbError('ServiceInternal', 'WAL provider is closed')
+      if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel) || channel === '.' || channel === '..') {
+        throw new DbError('ParameterInvalid', `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`)
+      }
+      const st = this.#channels.get(channel) ?? (await this.#initChannel(channel))
+      const what = `follow WAL channel ${channel}`
+      return {
+        channel,
+        tail: async () => BigInt((await this.#api(what, () => this.#jsm.streams.info(st.stream))).state.last_seq),
+        follow: (from: bigint, signal: AbortSignal) => this.#follow(st, from, signal),
+      }
+    })
+    this.#opening = opened.catch(() => undefined)
+    return opened
+  }
+
+  async *#follow(st: ChannelState, from: bigint, signal: AbortSignal): AsyncGenerator<WalEntry> {
+    const what = `follow WAL channel ${st.name}`
+    const consumer = await this.#api(what, () =>
+      this.#js.consumers.get(st.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(from < 0n ? 0n : from) + 1 }),
+    )
+    const msgs = await this.#api(what, () => consumer.consume({ max_bytes: Math.max(8 << 20, 2 * this.maxPayload) }))
+    const stop = () => void msgs.close().catch(() => undefined)
+    signal.addEventListener('abort', stop, { once: true })
+    try {
+      for await (const m of msgs) {
+        if (signal.aborted) return
+        yield { offset: BigInt(m.seq - 1), payload: new Uint8Array(m.data) }
+      }
+    } finally {
+      signal.removeEventListener('abort', stop)
+      stop()
+    }
   }
 
   close(): Promise<void> {

@@ -43,12 +43,31 @@ export interface WalOpenOptions {
   readonly term?: number
 }
 
+/**
+ * A read-only view of a channel for followers (query nodes): takes no term, so it never fences the
+ * owner. `tail()` is the read index of Strong reads: every append acknowledged before the call has
+ * an offset below it.
+ */
+export interface WalReader {
+  readonly channel: string
+  /** The offset the next durable entry will get, as the log sees it now. */
+  tail(): Promise<bigint>
+  /**
+   * Entries with offset >= from, in order, then new ones as they become durable, until `signal`
+   * aborts (the iteration then ends without an error). Entries truncated away before they could be
+   * read are skipped: a follower learns their content from the flushed segments instead.
+   */
+  follow(from: bigint, signal: AbortSignal): AsyncIterable<WalEntry>
+}
+
 export interface WalProvider {
   /**
    * Opens (creating if needed) a channel. Names are 1-200 characters of [A-Za-z0-9_.-], not '.'
    * or '..' (DbError('ParameterInvalid') otherwise).
    */
   open(channel: string, opts?: WalOpenOptions): Promise<Wal>
+  /** A follower's view of a channel (created if missing); never fences. */
+  openReader?(channel: string): Promise<WalReader>
   /** Closes every channel; instances reject afterwards. Idempotent. */
   close(): Promise<void>
 }

@@ -1,0 +1,212 @@
+/**
+ * The cluster proxy: MilvusService on :19530 that forwards each call, as raw protobuf bytes, to
+ * the role that owns it, found in the live cluster view (etcd sessions and elections):
+ *
+ *   writes (Insert/Upsert/Delete/Flush/compaction, AllocTimestamp)  -> the data node owning the WAL channel
+ *   reads  (Search/Query/HybridSearch, statistics, segment info)     -> query nodes, round robin
+ *   everything else (DDL, Describe*, List*, indexes, load state)      -> the active coordinator
+ *
+ * Nothing is decoded on the way, so the proxy is cheap and stateless (any number behind nginx).
+ * A backend that cannot be reached is skipped or waited for (elections settle in seconds), up to
+ * the failover window; then the client gets a Milvus ServiceUnavailable status, not a hang.
+ */
+import * as grpc from '@grpc/grpc-js'
+import { DbError } from '../common/errors.js'
+import type { Logger } from '../common/log.js'
+import type { Metrics } from '../access/metrics.js'
+import { errorStatus } from '../access/status.js'
+import { loadMilvusProto } from '../schema/milvus-proto.js'
+import type { ClusterView, SessionInfo } from './session.js'
+
+const WRITES = new Set([
+  'Insert',
+  'Upsert',
+  'Delete',
+  'Flush',
+  'FlushAll',
+  'GetFlushState',
+  'GetFlushAllState',
+  'ManualCompaction',
+  'GetCompactionState',
+  'GetCompactionStateWithPlans',
+  'AllocTimestamp',
+  'GetPersistentSegmentInfo',
+])
+const READS = new Set(['Search', 'Query', 'HybridSearch', 'GetCollectionStatistics', 'GetPartitionStatistics', 'GetQuerySegmentInfo'])
+
+/** Safe to send twice: the second copy changes nothing (upsert and delete are keyed). */
+const IDEMPOTENT = new Set([...READS, 'Upsert', 'Delete', 'Flush', 'FlushAll', 'GetFlushState', 'GetFlushAllState', 'GetCompactionState', 'GetCompactionStateWithPlans', 'GetPersistentSegmentInfo', 'AllocTimestamp'])
+
+export type Target = 'coordinator' | 'datanode' | 'querynode'
+
+export function targetOf(method: string): Target {
+  if (WRITES.has(method)) return 'datanode'
+  if (READS.has(method)) return 'querynode'
+  return 'coordinator'
+}
+
+export interface ProxyRouterOptions {
+  readonly view: ClusterView
+  readonly channelElection: string
+  readonly host: string
+  readonly port: number
+  readonly log: Logger
+  readonly metrics: Metrics
+  /** How long a call waits for a backend to appear (failover window). Default 20 s. */
+  readonly failoverMs?: number
+}
+
+const raw = (b: Buffer): Buffer => b
+
+export class ProxyRouter {
+  private readonly o: ProxyRouterOptions
+  private readonly server: grpc.Server
+  private readonly clients = new Map<string, grpc.Client>()
+  private rr = 0
+  private boundPort = 0
+
+  constructor(o: ProxyRouterOptions) {
+    this.o = o
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 512 * 1024 * 1024 })
+    const proto = loadMilvusProto()
+    const svc = proto.root.lookupService('milvus.proto.milvus.MilvusService')
+    const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {}
+    const impl: grpc.UntypedServiceImplementation = {}
+    for (const [name, m] of Object.entries(proto.service)) {
+      def[name] = { path: m.path, requestStream: m.requestStream, responseStream: m.responseStream, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw, originalName: m.originalName }
+      if (m.requestStream || m.responseStream) {
+        impl[name] = (call: grpc.ServerWritableStream<unknown, unknown>) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: `RPC ${name} is not implemented by Harrier yet` })
+        continue
+      }
+      const bare = svc.methods[name]?.resolvedResponseType?.fullName === '.milvus.proto.common.Status'
+      const failure = (e: unknown): Buffer => {
+        const status = errorStatus(e)
+        return m.responseSerialize(bare ? status : { status }) as Buffer
+      }
+      impl[name] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const started = performance.now()
+        this.forward(name, m.path, call.request, call.metadata).then(
+          (res) => {
+            this.o.metrics.observeRequest(name, 'success', (performance.now() - started) / 1000)
+            cb(null, res)
+          },
+          (e: unknown) => {
+            this.o.metrics.observeRequest(name, 'fail', (performance.now() - started) / 1000)
+            cb(null, failure(e))
+          },
+        )
+      }
+    }
+    this.server.addService(def as grpc.ServiceDefinition, impl)
+  }
+
+  /** Backends for `target`, in the order to try them. */
+  private candidates(target: Target): SessionInfo[] {
+    const { view } = this.o
+    if (target === 'coordinator') {
+      const l = view.leader('mixcoord')
+      return l ? [l] : []
+    }
+    if (target === 'datanode') {
+      const l = view.leader(this.o.channelElection)
+      return l ? [l] : []
+    }
+    const nodes = view.nodes('querynode').filter((n) => n.address)
+    if (nodes.length === 0) return []
+    const start = this.rr++ % nodes.length
+    return [...nodes.slice(start), ...nodes.slice(0, start)]
+  }
+
+  private async forward(method: string, path: string, body: Buffer, md: grpc.Metadata): Promise<Buffer> {
+    const target = targetOf(method)
+    const deadline = Date.now() + (this.o.failoverMs ?? 20_000)
+    let last: unknown
+    let delay = 100
+    for (;;) {
+      const cands = this.candidates(target)
+      for (const c of cands) {
+        try {
+          return await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.candidates(target)[0]?.nodeId === c.nodeId)
+        } catch (e) {
+          last = e
+          // Only transport failures move on. An insert is retried only when it surely never
+          // reached the backend (no connection): one cut mid-call may have been applied, and a
+          // second copy would duplicate its rows.
+          const err = e as grpc.ServiceError
+          if (err.code === grpc.status.CANCELLED) throw new DbError('ServiceUnavailable', `${method}: ${target} ${c.address} lost its election during the call; the outcome is unknown, retry`)
+          const unsent = /No connection established|ECONNREFUSED/.test(err.details ?? err.message)
+          if (err.code !== grpc.status.UNAVAILABLE || (!unsent && !IDEMPOTENT.has(method))) {
+            throw new DbError(err.code === grpc.status.UNAVAILABLE ? 'ServiceUnavailable' : 'ServiceInternal', `${target} ${c.address}: ${err.message}`, { cause: e })
+          }
+          this.o.log.debug({ method, backend: c.address }, 'backend unavailable; trying the next')
+        }
+      }
+      if (Date.now() >= deadline) {
+        const why = cands.length === 0 ? `no ${target} is registered` : `every ${target} is unreachable (${(last as Error | undefined)?.message ?? ''})`
+        throw new DbError('ServiceUnavailable', `${method}: ${why}`)
+      }
+      await new Promise((r) => setTimeout(r, delay))
+      delay = Math.min(delay * 2, 1000)
+    }
+  }
+
+  /**
+   * One attempt. `stillCurrent` (elected backends) is polled while the call runs: a holder that
+   * lost its election (paused, partitioned) may never answer, so the call is cancelled and
+   * reported as unavailable rather than left hanging until its deadline.
+   */
+  private call(address: string, path: string, body: Buffer, md: grpc.Metadata, stillCurrent?: () => boolean): Promise<Buffer> {
+    let client = this.clients.get(address)
+    if (!client) {
+      client = new grpc.Client(address, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': 512 * 1024 * 1024,
+        'grpc.max_send_message_length': 64 * 1024 * 1024,
+        // Fail fast on a dead backend so the next candidate is tried within the failover window.
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      })
+      this.clients.set(address, client)
+    }
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const call = client.makeUnaryRequest(path, raw, raw, body, md, { deadline: Date.now() + 120_000 }, (err, res) => {
+        if (timer) clearInterval(timer)
+        if (err) reject(err)
+        else resolve(res!)
+      })
+      if (stillCurrent) {
+        timer = setInterval(() => {
+          if (stillCurrent()) return
+          clearInterval(timer)
+          timer = undefined
+          call.cancel()
+        }, 200)
+        timer.unref()
+      }
+    })
+  }
+
+  async start(): Promise<number> {
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${this.o.host}:${this.o.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err) reject(new DbError('ServiceUnavailable', `cannot listen on ${this.o.host}:${this.o.port}: ${err.message}`, { cause: err }))
+        else resolve(port)
+      })
+    })
+    return this.boundPort
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown()
+        resolve()
+      }, 2000)
+      this.server.tryShutdown(() => {
+        clearTimeout(t)
+        resolve()
+      })
+    })
+    for (const c of this.clients.values()) c.close()
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * Cluster roles, one per process: composition roots over etcd (MetaStore), an S3 object store and
+ * a log broker (WAL). Each role starts in any order: it serves /healthz at once ("starting:
+ * waiting for etcd at ..."), waits with backoff for what it needs, registers a session under a
+ * lease, and only then serves. The same role classes as standalone do the work; only the wiring
+ * differs:
+ *
+ *   mixcoord   elected (one active, the rest standby); DDL, IDs, load/release, index metadata
+ *   datanode   elected owner of the WAL channel: opens it with a new term (fencing the previous
+ *              owner), recovers from catalog + segments + WAL, takes writes, flushes, compacts;
+ *              its catalog commits carry the election as a guard, so a revived old owner cannot commit
+ *   querynode  follows the catalog and the WAL as a replica; serves search/query
+ *   indexnode  builds index files for flushed segments; tasks claimed under its lease
+ *   proxy      stateless router (see cluster/proxy-router.ts)
+ */
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import { GrpcServer } from '../access/grpc-server.js'
+import { ManagementServer } from '../access/http-server.js'
+import { Metrics } from '../access/metrics.js'
+import { MilvusService } from '../access/milvus-service.js'
+import { Catalog, type CatalogChange } from '../catalog/catalog.js'
+import { ClusterView, ELECTION_PREFIX, Session, waitFor, type RoleName, type SessionInfo } from '../cluster/session.js'
+import { ProxyRouter } from '../cluster/proxy-router.js'
+import { DbError } from '../common/errors.js'
+import type { Logger } from '../common/log.js'
+import { TsoAllocator } from '../common/tso.js'
+import { RootCoord, type CoordHooks } from '../coord/root-coord.js'
+import { openMetaStore, openObjectStore, openWalProvider, type MetaStore, type ObjectStore, type WalProvider } from '../infra/index.js'
+import { IndexBuildPool } from '../index/index.js'
+import { DataPlane } from '../nodes/data-plane.js'
+import { IndexService } from '../nodes/index-service.js'
+import type { StandaloneConfig } from './config.js'
+import { harrierVersion, WAL_CHANNEL } from './standalone.js'
+
+export const CLUSTER_ROLES = ['proxy', 'mixcoord', 'rootcoord', 'datacoord', 'querycoord', 'indexcoord', 'datanode', 'querynode', 'indexnode'] as const
+export type ClusterRole = (typeof CLUSTER_ROLES)[number]
+
+/** Milvus's default ports per role, so a host plan reads like Milvus's. */
+const ROLE_PORTS: Record<RoleName, number> = { proxy: 19530, mixcoord: 53100, datanode: 21124, querynode: 21123, indexnode: 21121 }
+
+const CHANNEL_ELECTION = `channel/${WAL_CHANNEL}`
+
+export interface RunningRole {
+  readonly role: RoleName
+  readonly grpcPort: number
+  readonly metricsPort: number
+  stop(): Promise<void>
+  /** Resolves when the role ends by itself (lost its session); the process should exit then. */
+  readonly lost: Promise<string>
+}
+
+/** `rootcoord`, `datacoord`, `querycoord` and `indexcoord` run inside the one coordinator process, as Milvus 2.6 merged them. */
+export function normalizeRole(role: string): RoleName {
+  if (role === 'rootcoord' || role === 'datacoord' || role === 'querycoord' || role === 'indexcoord' || role === 'mixcoord') return 'mixcoord'
+  if (role === 'proxy' || role === 'datanode' || role === 'querynode' || role === 'indexnode') return role
+  throw new DbError('ParameterInvalid', `unknown role ${role}`)
+}
+
+function etcdUrl(v: string): string {
+  if (v.startsWith('etcd://')) return v
+  const hosts = v
+    .split(',')
+    .map((h) => h.trim().replace(/^https?:\/\//, '').replace(/\/$/, ''))
+    .filter(Boolean)
+  return `etcd://${hosts.join(',')}/harrier`
+}
+
+function need(cfg: StandaloneConfig, key: 'etcd' | 'objectStore' | 'wal', flag: string): string {
+  const v = cfg[key]
+  if (!v) throw new DbError('ParameterInvalid', `cluster roles need ${flag} (see harrier run --help)`)
+  return v
+}
+
+export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, baseLog: Logger): Promise<RunningRole> {
+  const role = normalizeRole(roleArg)
+  const log = baseLog.child({ role })
+  const nodeId = `${role}-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+  const port = cfg.portExplicit ? cfg.port : ROLE_PORTS[role]
+  const advertise = cfg.advertiseHost || (cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host)
+  const closers: (() => Promise<void>)[] = []
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch((e: unknown) => log.warn({ err: e }, 'error while stopping'))
+  }
+  const abort = new AbortController()
+  closers.push(async () => abort.abort())
+  let state = 'starting'
+  let healthy = false
+  const setState = (s: string, ok = false) => {
+    if (s !== state) log.info({ state: s }, 'role state')
+    state = s
+    healthy = ok
+  }
+  let lostResolve!: (why: string) => void
+  const lost = new Promise<string>((r) => (lostResolve = r))
+
+  const metrics = new Metrics(nodeId)
+  const mgmt = new ManagementServer({
+    host: cfg.host,
+    port: cfg.metricsPort,
+    metrics,
+    health: () => ({ healthy, message: state, detail: [{ name: role, code: healthy ? 'Healthy' : 'Abnormal' }] }),
+  })
+  const metricsPort = await mgmt.start()
+  closers.push(() => mgmt.stop())
+  try {
+    const etcd = etcdUrl(need(cfg, 'etcd', '--etcd'))
+    const meta: MetaStore = await waitFor(`etcd at ${cfg.etcd}`, async () => {
+      const m = await openMetaStore(etcd, { log })
+      try {
+        await m.currentRevision()
+      } catch (e) {
+        await m.close().catch(() => undefined)
+        throw e
+      }
+      return m
+    }, { log, onWait: setState, signal: abort.signal })
+    closers.push(() => meta.close())
+
+    const openObjects = async (): Promise<ObjectStore> => {
+      const url = need(cfg, 'objectStore', '--object-store')
+      const o = await waitFor(`the object store at ${url.replace(/(secretKey=)[^&]*/, '$1***')}`, () => openObjectStore(url, { log }), { log, onWait: setState, signal: abort.signal })
+      closers.push(() => o.close())
+      return o
+    }
+    const openWal = async (): Promise<WalProvider> => {
+      const url = need(cfg, 'wal', '--wal')
+      const w = await waitFor(`the log broker at ${url}`, () => openWalProvider(url, { log }), { log, onWait: setState, signal: abort.signal })
+      closers.push(() => w.close())
+      return w
+    }
+    const register = async (address: string, serving?: SessionInfo['serving']): Promise<Session> => {
+      const info: SessionInfo = { nodeId, role, address, metricsAddress: `${advertise}:${metricsPort}`, pid: process.pid, startedAt: new Date().toISOString(), serving }
+      const s = await Session.register(meta, info, {
+        ttlMs: cfg.sessionTtlMs,
+        log,
+        onLost: (why) => {
+          setState(`session lost: ${why}`)
+          log.error({ why }, 'session lost; this process must restart')
+          lostResolve(why)
+        },
+      })
+      closers.push(() => s.close())
+      return s
+    }
+    const loadCatalog = async (): Promise<Catalog> => {
+      const c = new Catalog(meta)
+      await waitFor('the catalog in etcd', () => c.load(), { log, onWait: setState, signal: abort.signal })
+      closers.push(async () => c.stopFollowing())
+      return c
+    }
+    const version = harrierVersion()
+    const tso = new TsoAllocator()
+    const serveMilvus = async (svc: MilvusService): Promise<number> => {
+      const grpc = new GrpcServer(svc, { host: cfg.host, port })
+      const p = await grpc.start()
+      closers.push(() => grpc.stop())
+      return p
+    }
+    const noHooks = (): CoordHooks => ({
+      addCollection: () => undefined,
+      updateCollection: () => undefined,
+      dropCollection: () => undefined,
+      load: async () => undefined,
+      loaded: async () => undefined,
+      release: () => undefined,
+      queryNodes: () => ({ count: 0, standalone: false }),
+      schedule: () => undefined,
+      dropIndex: async () => undefined,
+    })
+
+    let grpcPort = 0
+    switch (role) {
+      case 'proxy': {
+        setState('starting: reading the cluster view')
+        const view = await ClusterView.open(meta)
+        closers.push(async () => view.close())
+        const router = new ProxyRouter({ view, channelElection: CHANNEL_ELECTION, host: cfg.host, port, log, metrics })
+        grpcPort = await router.start()
+        closers.push(() => router.stop())
+        await register(`${advertise}:${grpcPort}`)
+        const check = () => {
+          const missing = [!view.leader('mixcoord') && 'coordinator', !view.leader(CHANNEL_ELECTION) && 'data node', view.nodes('querynode').length === 0 && 'query node'].filter(Boolean)
+          if (missing.length === 0) setState('serving', true)
+          else setState(`serving; waiting for ${missing.join(', ')}`, true)
+        }
+        view.onChange(check)
+        check()
+        break
+      }
+      case 'mixcoord': {
+        const objects = await openObjects()
+        const session = await register('')
+        const view = await ClusterView.open(meta)
+        closers.push(async () => view.close())
+        setState('standby: waiting to be elected coordinator', true)
+        const fence = await session.campaign('mixcoord', abort.signal, (holder) => setState(`standby: coordinator ${holder?.nodeId ?? '?'} is active`, true))
+        void fence
+        const catalog = await loadCatalog()
+        catalog.follow(() => undefined)
+        const indexes = new IndexService({ catalog, objects, log: log.child({ role: 'indexcoord' }) })
+        closers.push(() => indexes.close())
+        const servingQueryNodes = (id: bigint) => view.nodes('querynode').filter((n) => n.serving?.collections?.includes(id.toString()))
+        const hooks: CoordHooks = {
+          ...noHooks(),
+          dropCollection: (id, files) => {
+            const keys = [...files.segments.flatMap((s) => Object.values(s.binlogs)), ...files.deltalogs.map((d) => d.key), ...files.segmentIndexes.flatMap((i) => Object.values(i.files))]
+            if (keys.length > 0) objects.delete(keys).catch((e: unknown) => log.warn({ err: e, collectionId: id.toString() }, 'garbage collection of dropped collection files failed'))
+          },
+          queryNodes: () => ({ count: view.nodes('querynode').length, standalone: false }),
+          // LoadCollection returns once every live query node serves the collection.
+          loaded: async (info) => {
+            const until = Date.now() + 120_000
+            for (;;) {
+              const all = view.nodes('querynode')
+              if (all.length > 0 && servingQueryNodes(info.id).length >= all.length) return
+              if (Date.now() > until) throw new DbError('ServiceUnavailable', `query nodes did not finish loading collection ${info.name} in 120 s`)
+              await new Promise((r) => setTimeout(r, 50))
+            }
+          },
+          dropIndex: (id, index) => indexes.dropIndex(id, index),
+        }
+        const root = new RootCoord({ catalog, hooks, tso, log: log.child({ role: 'rootcoord' }) })
+        await root.bootstrap()
+        const svc = new MilvusService({ root, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'MixCoord' })
+        grpcPort = await serveMilvus(svc)
+        // Now publish where the active coordinator serves.
+        await meta.put(ELECTION_PREFIX + 'mixcoord', JSON.stringify({ ...session.info, address: `${advertise}:${grpcPort}` }), { lease: session.leaseId })
+        setState('serving: active coordinator', true)
+        break
+      }
+      case 'datanode': {
+        const objects = await openObjects()
+        const wals = await openWal()
+        const session = await register('')
+        setState('standby: waiting to own the WAL channel', true)
+        const guard = await session.campaign(CHANNEL_ELECTION, abort.signal, (holder) => setState(`standby: data node ${holder?.nodeId ?? '?'} owns the channel`, true))
+        setState('recovering the channel')
+        const catalog = await loadCatalog()
+        catalog.setCommitGuard(() => guard)
+        // A new term fences the previous owner's WAL instance, wherever it still runs.
+        const wal = await wals.open(WAL_CHANNEL)
+        closers.push(() => wal.close())
+        const data = new DataPlane({
+          catalog,
+          objects,
+          wal,
+          tso,
+          log: log.child({ role: 'datanode' }),
+          config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs },
+        })
+        const indexes = new IndexService({ catalog, objects, data, log })
+        closers.push(() => indexes.close())
+        const recovery = await data.recover()
+        catalog.follow((changes) => void data.applyCatalogChanges(changes.filter(isDdl)))
+        data.start()
+        closers.push(() => data.stop())
+        const root = new RootCoord({ catalog, hooks: noHooks(), tso, log })
+        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'DataNode' })
+        grpcPort = await serveMilvus(svc)
+        await meta.put(ELECTION_PREFIX + CHANNEL_ELECTION, JSON.stringify({ ...session.info, address: `${advertise}:${grpcPort}` }), { lease: session.leaseId })
+        log.info({ recovered: recovery, term: wal.term }, `data node owns WAL channel ${WAL_CHANNEL} (term ${wal.term})`)
+        setState('serving: channel owner', true)
+        break
+      }
+      case 'querynode': {
+        const objects = await openObjects()
+        const wals = await openWal()
+        if (!wals.openReader) throw new DbError('ParameterInvalid', `the WAL at ${cfg.wal} cannot be followed by query nodes`)
+        const reader = await waitFor('the WAL channel', () => wals.openReader!(WAL_CHANNEL), { log, onWait: setState, signal: abort.signal })
+        const catalog = await loadCatalog()
+        const data = new DataPlane({
+          catalog,
+          objects,
+          tso,
+          log: log.child({ role: 'querynode' }),
+          config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs },
+        })
+        const indexes = new IndexService({ catalog, objects, data, log })
+        closers.push(() => indexes.close())
+        setState('recovering: loading segments and following the WAL')
+        await data.recoverAsFollower(reader)
+        closers.push(() => data.stop())
+        const servingNow = () => catalog.allCollections().filter((c) => c.load).map((c) => c.id.toString()).sort()
+        let published = ''
+        let session: Session | undefined
+        const publish = async () => {
+          const list = servingNow()
+          if (!session || list.join(',') === published) return
+          published = list.join(',')
+          await session.update({ collections: list })
+        }
+        catalog.follow((changes) => {
+          void data
+            .applyCatalogChanges(changes)
+            .then(() => indexes.applyCatalogChanges(changes))
+            .then(publish)
+            .catch((e: unknown) => log.error({ err: e }, 'applying catalog changes failed'))
+        })
+        const root = new RootCoord({ catalog, hooks: noHooks(), tso, log })
+        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode' })
+        grpcPort = await serveMilvus(svc)
+        published = servingNow().join(',')
+        session = await register(`${advertise}:${grpcPort}`, { collections: servingNow() })
+        setState('serving', true)
+        break
+      }
+      case 'indexnode': {
+        const objects = await openObjects()
+        const session = await register('')
+        const catalog = await loadCatalog()
+        const pool = new IndexBuildPool({ size: cfg.indexBuildThreads || undefined })
+        const indexes = new IndexService({ catalog, objects, pool, log, claim: (task) => session.claim(task) })
+        closers.push(() => indexes.close())
+        catalog.follow((changes) => void indexes.applyCatalogChanges(changes).catch((e: unknown) => log.error({ err: e }, 'index scheduling failed')))
+        indexes.schedule()
+        // Claims of a dead node lapse with its lease; a periodic pass picks their tasks up.
+        const timer = setInterval(() => indexes.schedule(), 3000)
+        timer.unref()
+        closers.push(async () => clearInterval(timer))
+        setState('serving', true)
+        break
+      }
+    }
+    log.info({ role, nodeId, grpc: grpcPort ? `${cfg.host}:${grpcPort}` : undefined, metrics: `${cfg.host}:${metricsPort}`, version }, `Harrier ${role} serving${grpcPort ? ` on ${cfg.host}:${grpcPort}` : ''}, health/metrics on :${metricsPort}`)
+    let stopped: Promise<void> | undefined
+    return { role, grpcPort, metricsPort, lost, stop: () => (stopped ??= closeAll()) }
+  } catch (e) {
+    await closeAll()
+    throw e
+  }
+}
+
+function isDdl(c: CatalogChange): boolean {
+  return c.kind === 'collection'
+}

@@ -1,0 +1,248 @@
+/**
+ * Cluster mode end to end: every role its own process over real etcd, NATS JetStream and Ceph RGW,
+ * driven through the official SDK via a proxy; then the failure cases of issue 5.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { clusterTestsSkipped } from '../conformance/ceph-rgw.js'
+import { startInfra, startRole, type Infra, type RoleProcess } from './harness.js'
+
+const skip = clusterTestsSkipped()
+const DIM = 8
+
+function vec(i: number): number[] {
+  return Array.from({ length: DIM }, (_, d) => Math.sin(i * 0.37 + d * 1.3))
+}
+
+function rows(from: number, n: number) {
+  return Array.from({ length: n }, (_, k) => ({ id: from + k, tag: (from + k) % 7, v: vec(from + k) }))
+}
+
+function alive(p: RoleProcess): boolean {
+  return p.child.exitCode === null && p.child.signalCode === null
+}
+
+async function count(c: MilvusClient, name: string): Promise<number> {
+  const r = await c.query({ collection_name: name, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' as never })
+  assert.equal(r.status.error_code, 'Success', r.status.reason)
+  return Number(r.data[0]!['count(*)'])
+}
+
+async function createLoaded(c: MilvusClient, name: string): Promise<void> {
+  const cr = await c.createCollection({
+    collection_name: name,
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'tag', data_type: DataType.Int64 },
+      { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+    ],
+  })
+  assert.equal(cr.error_code, 'Success', cr.reason)
+  const ix = await c.createIndex({ collection_name: name, field_name: 'v', index_type: 'HNSW', metric_type: 'L2', params: { M: 8, efConstruction: 64 } })
+  assert.equal(ix.error_code, 'Success', ix.reason)
+  const ld = await c.loadCollectionSync({ collection_name: name })
+  assert.equal(ld.error_code, 'Success', ld.reason)
+}
+
+describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => {
+  let infra: Infra
+  const procs: RoleProcess[] = []
+  let client: MilvusClient
+  let proxy: RoleProcess
+
+  before(async () => {
+    infra = await startInfra()
+  })
+  after(async () => {
+    await client?.closeConnection().catch(() => undefined)
+    for (const p of procs) await p.stop().catch(() => undefined)
+    await infra?.stop()
+  })
+
+  const start = async (role: string, wait = true) => {
+    const p = await startRole(role, [...infra.args('t1'), '--flush-interval-ms', '2000', '--segment-max-rows', '5000'], { wait })
+    procs.push(p)
+    return p
+  }
+
+  it('starts in reverse dependency order and serves the SDK through a proxy', async () => {
+    // Reverse order: the proxy and workers come up before any coordinator or channel owner.
+    proxy = await start('proxy')
+    const qn1 = await start('querynode')
+    await start('querynode')
+    await start('indexnode')
+    await start('datanode')
+    await start('datanode') // standby
+    const coord = await start('mixcoord')
+    await start('mixcoord') // standby
+    assert.equal((await qn1.health()).status, 200)
+    assert.match((await coord.health()).body, /OK|serving|standby/i)
+    client = new MilvusClient({ address: `127.0.0.1:${proxy.port}` })
+    await createLoaded(client, 'c1')
+    const ins = await client.insert({ collection_name: 'c1', data: rows(0, 3000) })
+    assert.equal(ins.status.error_code, 'Success', ins.status.reason)
+    assert.equal(await count(client, 'c1'), 3000)
+    const fl = await client.flushSync({ collection_names: ['c1'] })
+    assert.equal(fl.status.error_code, 'Success', fl.status.reason)
+    const s = await client.search({ collection_name: 'c1', data: [vec(42)], limit: 3, consistency_level: 'Strong' as never })
+    assert.equal(s.status.error_code, 'Success', s.status.reason)
+    assert.equal(String(s.results[0]!.id), '42')
+    const q = await client.query({ collection_name: 'c1', filter: 'tag == 3 and id < 50', output_fields: ['id'], consistency_level: 'Strong' as never })
+    assert.deepEqual(q.data.map((r) => Number(r.id)).sort((a, b) => a - b), [3, 10, 17, 24, 31, 38, 45])
+    const del = await client.delete({ collection_name: 'c1', filter: 'id < 100' })
+    assert.equal(del.status.error_code, 'Success', del.status.reason)
+    assert.equal(await count(client, 'c1'), 2900)
+    // The index node builds the flushed segments' indexes; the coordinator reports them.
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const d = await client.describeIndex({ collection_name: 'c1', field_name: 'v' })
+      assert.equal(d.status.error_code, 'Success', d.status.reason)
+      const di = d.index_descriptions[0]!
+      if (Number(di.indexed_rows) === 3000 && Number(di.total_rows) >= 3000) break
+      assert.ok(Date.now() < deadline, `index not built: ${JSON.stringify(di)}`)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  })
+
+  it('a query node killed under search load: searches never fail (two replicas), results stay complete', async () => {
+    const qns = procs.filter((p) => p.role === 'querynode' && alive(p))
+    assert.ok(qns.length >= 2)
+    let stop = false
+    let ok = 0
+    const failures: string[] = []
+    const load = (async () => {
+      while (!stop) {
+        const s = await client.search({ collection_name: 'c1', data: [vec(500)], limit: 5, consistency_level: 'Strong' as never })
+        if (s.status.error_code !== 'Success') failures.push(s.status.reason)
+        else if (String(s.results[0]?.id) !== '500') failures.push(`wrong top hit ${s.results[0]?.id}`)
+        else ok++
+      }
+    })()
+    await new Promise((r) => setTimeout(r, 500))
+    const t0 = Date.now()
+    await qns[0]!.kill9()
+    await new Promise((r) => setTimeout(r, 3000))
+    stop = true
+    await load
+    assert.deepEqual(failures, [])
+    assert.ok(ok > 10, `only ${ok} searches`)
+    assert.equal(await count(client, 'c1'), 2900)
+    assert.ok(Date.now() - t0 < 10_000)
+    // Scale out: a new query node loads what is loaded and takes its share.
+    const fresh = await start('querynode')
+    assert.equal((await fresh.health()).status, 200)
+    for (let i = 0; i < 6; i++) assert.equal(await count(client, 'c1'), 2900)
+  })
+
+  it('the data node killed during ingestion: the standby takes over; no acknowledged row is lost', async () => {
+    let next = 10_000
+    const acked: number[] = []
+    let failed = 0
+    let stop = false
+    const writer = (async () => {
+      while (!stop) {
+        const from = next
+        next += 200
+        const r = await client.insert({ collection_name: 'c1', data: rows(from, 200) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
+        if (r.status.error_code === 'Success') acked.push(from)
+        else failed++
+      }
+    })()
+    await new Promise((r) => setTimeout(r, 1000))
+    const owner = procs.find((p) => p.role === 'datanode' && alive(p) && /owns WAL channel/.test(p.output()))
+    assert.ok(owner, 'no data node owns the channel')
+    await owner.kill9()
+    // Writes resume once the standby owns the channel (lease TTL 2 s + recovery).
+    const resumeBy = Date.now() + 20_000
+    const before = acked.length
+    while (acked.length < before + 5) {
+      assert.ok(Date.now() < resumeBy, `writes did not resume; failed=${failed}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    stop = true
+    await writer
+    const ids = acked.flatMap((f) => Array.from({ length: 200 }, (_, k) => f + k))
+    const present = new Set<number>()
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000)
+      const q = await client.query({ collection_name: 'c1', filter: `id in [${chunk.join(',')}]`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
+      assert.equal(q.status.error_code, 'Success', q.status.reason)
+      for (const r of q.data) present.add(Number(r.id))
+    }
+    assert.equal(present.size, ids.length, `lost ${ids.length - present.size} acknowledged rows`)
+    const n = await count(client, 'c1')
+    assert.ok(n >= 2900 + ids.length && n <= 2900 + ids.length + failed * 200, `count ${n}, acked rows ${ids.length}, failed batches ${failed}`)
+  })
+
+  it('a paused channel owner that comes back is fenced and steps down', async () => {
+    const owner = procs.find((p) => p.role === 'datanode' && alive(p) && /owns WAL channel/.test(p.output()))
+    assert.ok(owner)
+    // A spare data node to take over.
+    await start('datanode')
+    const before = await count(client, 'c1')
+    owner.child.kill('SIGSTOP')
+    try {
+      // While it is frozen its lease lapses and the spare takes the channel with a higher term.
+      const by = Date.now() + 20_000
+      for (;;) {
+        const r = await client.insert({ collection_name: 'c1', data: rows(900_000, 10) })
+        if (r.status.error_code === 'Success') break
+        assert.ok(Date.now() < by, r.status.reason)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    } finally {
+      owner.child.kill('SIGCONT')
+    }
+    // The revived process finds its session gone and exits instead of writing.
+    const exitBy = Date.now() + 15_000
+    while (alive(owner)) {
+      assert.ok(Date.now() < exitBy, `revived owner did not step down:\n${owner.output().slice(-3000)}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.equal(await count(client, 'c1'), before + 10)
+  })
+
+  it('the active coordinator killed: the standby takes over and DDL, writes and searches continue', async () => {
+    const active = procs.find((p) => p.role === 'mixcoord' && alive(p) && /active coordinator/.test(p.output()))
+    assert.ok(active)
+    await active.kill9()
+    await createLoaded(client, 'c2')
+    const ins = await client.insert({ collection_name: 'c2', data: rows(0, 100) })
+    assert.equal(ins.status.error_code, 'Success', ins.status.reason)
+    assert.equal(await count(client, 'c2'), 100)
+    const s = await client.search({ collection_name: 'c2', data: [vec(7)], limit: 1, consistency_level: 'Strong' as never })
+    assert.equal(String(s.results[0]!.id), '7')
+    const list = await client.showCollections()
+    assert.deepEqual(list.data.map((c) => c.name).sort(), ['c1', 'c2'])
+  })
+})
+
+describe('cluster roles before their infrastructure', { skip, timeout: 120_000 }, () => {
+  it('a role started before etcd reports waiting on /healthz, then serves once etcd is up', async () => {
+    const { freePort, startEtcd, startNats } = await import('../conformance/servers.js')
+    const port = await freePort()
+    const nats = await startNats()
+    const qn = await startRole('proxy', ['--etcd', `127.0.0.1:${port}`, '--wal', `${nats.url}/early`, '--object-store', 's3://unused?endpoint=http://127.0.0.1:1'], { wait: false })
+    try {
+      let h = await qn.health()
+      const by = Date.now() + 10_000
+      while (!/waiting for etcd at 127\.0\.0\.1:\d+/.test(h.body)) {
+        assert.ok(Date.now() < by, `health: ${h.status} ${h.body}`)
+        await new Promise((r) => setTimeout(r, 100))
+        h = await qn.health()
+      }
+      assert.notEqual(h.status, 200)
+      const etcd = await startEtcd({ clientPort: port })
+      try {
+        await qn.waitHealthy(30_000)
+      } finally {
+        await qn.stop()
+        await etcd.stop()
+      }
+    } finally {
+      await qn.stop()
+      await nats.stop()
+    }
+  })
+})
