@@ -60,7 +60,7 @@ describe('infra factories', () => {
       /unsupported object store url scheme/,
     )
     await rejectsWith(
-      openWalProvider('kafka://localhost:9092'),
+      openWalProvider('pulsar://localhost:6650'),
       'ParameterInvalid',
       /unsupported WAL url scheme/,
     )

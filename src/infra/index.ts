@@ -7,6 +7,7 @@
  *   /abs/path            same as file://
  *   etcd://h:p[,h:p]/root                 meta store on etcd, keys under `root/`
  *   nats://h:p[,h:p]/prefix[?replicas=N]  WAL on NATS JetStream, names starting with `prefix`
+ *   kafka://h:p[,h:p]/prefix[?replicas=N&..]  WAL on Kafka, topics starting with `prefix.`, see parseKafkaUrl
  *   s3://bucket[/prefix]?endpoint=..      object store on S3 (Ceph RGW, MinIO, AWS), see parseS3Url
  *
  * Cluster adapters (and their SDKs) are loaded with `await import()` so standalone never pays for
@@ -64,6 +65,12 @@ const WAL_PROVIDERS: Readonly<Record<string, Opener<WalProvider>>> = {
       return NatsWalProvider.open({ ...parseNatsUrl(url), log: deps.log })
     },
   },
+  'kafka:': {
+    raw: async (url, deps) => {
+      const { KafkaWalProvider, parseKafkaUrl } = await import('./wal/kafka-wal.js')
+      return KafkaWalProvider.open({ ...parseKafkaUrl(url), log: deps.log })
+    },
+  },
 }
 
 /** @throws DbError('ParameterInvalid') for an unsupported scheme or a relative path. */
@@ -114,7 +121,7 @@ function parseStorageUrl(what: string, url: string): URL {
     throw new DbError(
       'ParameterInvalid',
       `unsupported ${what} url scheme in ${JSON.stringify(url)}: expected memory://, ` +
-        'file:///absolute/path, an absolute path or a cluster url (etcd://, nats://)',
+        'file:///absolute/path, an absolute path or a cluster url (etcd://, s3://, nats://, kafka://)',
     )
   }
   if (parsed.protocol === 'file:' && parsed.host !== '') {
