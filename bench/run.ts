@@ -7,8 +7,13 @@
  *  - restart: time from process start to serving (first successful count) for a collection of
  *    BENCH_RESTART_ROWS rows (default 1,000,000 x 128-dim), once flushed and once from the WAL.
  *  - filter: rows/s of the columnar filter evaluator over 1M rows against the issue's goals.
+ *  - search: see search.ts; one section per data set of BENCH_SEARCH_SETS (default `128,768`),
+ *    filtered pass rates on the sets of BENCH_FILTERED_SETS (default `128`).
  *
- * Sizes: BENCH_INSERT_ROWS (default 50,000), BENCH_RESTART_ROWS (1,000,000), BENCH_WAL_ROWS (200,000).
+ * Sizes: BENCH_INSERT_ROWS (default 50,000), BENCH_RESTART_ROWS (1,000,000), BENCH_WAL_ROWS (200,000),
+ * BENCH_SEARCH_ROWS x BENCH_SEARCH_DIM (100,000 x 128), BENCH_SEARCH768_ROWS (25,000),
+ * BENCH_SEARCH_QUERIES (300). BENCH_SECTIONS picks sections (default filter,insert,restart,search;
+ * `cluster` adds cluster.ts: cluster vs standalone on one machine, and query-node failover time).
  * Results are printed as markdown and written to bench/results/<timestamp>.json.
  */
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
@@ -17,7 +22,9 @@ import { join } from 'node:path'
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
 import type { CollectionSchema } from '../src/schema/types.js'
 import { startNullServer } from './null-server.js'
+import { benchSet } from './datasets.js'
 import { runSearchBench, type SearchBenchResult } from './search.js'
+import { clusterMarkdown, runClusterBench } from './cluster.js'
 import { runFilterBench } from '../src/expr/filter.bench.js'
 import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
 
@@ -200,7 +207,7 @@ async function benchRestart(): Promise<RestartResult> {
 }
 
 function searchSection(r: SearchBenchResult): void {
-  out(`\n## Vector search: ${r.rows} x ${r.dim} (Gaussian mixture, L2, HNSW M=16 efConstruction=128), recall@10 vs exact\n`)
+  out(`\n## Vector search: ${r.rows} x ${r.dim} (${r.label}; HNSW M=16 efConstruction=128), recall@10 vs exact, ${r.queries} queries\n`)
   out('| ef | kernel QPS | kernel recall | Harrier SDK QPS | Harrier recall | Harrier p50 / p99 ms | LanceDB QPS | LanceDB recall |\n|---:|---:|---:|---:|---:|---:|---:|---:|')
   r.kernel.forEach((k, i) => {
     const h = r.harrier[i]!
@@ -218,9 +225,19 @@ function searchSection(r: SearchBenchResult): void {
   out(`- SDK ceiling (the same search calls against a server that answers instantly): ${r.sdkCeilingQps.toFixed(0)} QPS; **Harrier / SDK ceiling = ${h ? (h.qps / r.sdkCeilingQps).toFixed(2) : '-'}**`)
   const l = r.lanceAtTarget
   if (h && l) out(`- **Harrier / LanceDB embedded at recall >= 0.95: ${(h.qps / l.qps).toFixed(2)}** (${h.qps.toFixed(0)} vs ${l.qps.toFixed(0)} QPS; goal >= 10)`)
+  else if (h) out(`- LanceDB embedded never reached recall 0.95 (best ${Math.max(...r.lance.map((x) => x.recall)).toFixed(3)})`)
   const unfiltered = h?.qps ?? 0
   for (const f of r.filtered) out(`- filtered, pass rate ${(f.passRate * 100).toString()}%: ${f.qps.toFixed(0)} QPS (${unfiltered ? (f.qps / unfiltered).toFixed(2) : '-'} x unfiltered), recall ${f.recall.toFixed(3)}`)
-  out(`- index files / raw float32 vector bytes: ${r.indexBytesPerVectorByte.toFixed(2)}`)
+  const m = r.memory
+  out('')
+  out('| memory per vector | bytes | x raw |\n|---|---:|---:|')
+  out(`| raw float32 vector | ${m.rawBytes} | 1.00 |`)
+  out(`| HNSW index alone, in memory (graph + usearch's own ${m.indexScalar} copy of the vectors) | ${m.indexBytes.toFixed(0)} | ${(m.indexBytes / m.rawBytes).toFixed(2)} |`)
+  out(`| index + the segment's float32 column (the index does not share it) | ${(m.indexBytes + m.rawBytes).toFixed(0)} | ${((m.indexBytes + m.rawBytes) / m.rawBytes).toFixed(2)} |`)
+  out(`| server RSS for the loaded, indexed collection (restart, GC; all columns, index, rest) | ${m.serverBytes.toFixed(0)} | ${(m.serverBytes / m.rawBytes).toFixed(2)} |`)
+  out(`| - of which ArrayBuffers (the segment's columns) | ${m.serverArrayBufferBytes.toFixed(0)} | ${(m.serverArrayBufferBytes / m.rawBytes).toFixed(2)} |`)
+  out(`| - of which native and other (the usearch index, allocator slack) | ${(m.serverBytes - m.serverArrayBufferBytes - m.serverHeapBytes).toFixed(0)} | ${((m.serverBytes - m.serverArrayBufferBytes - m.serverHeapBytes) / m.rawBytes).toFixed(2)} |`)
+  out(`| index files in the object store | ${m.indexFileBytes.toFixed(0)} | ${(m.indexFileBytes / m.rawBytes).toFixed(2)} |`)
 }
 
 async function main(): Promise<void> {
@@ -259,9 +276,26 @@ async function main(): Promise<void> {
   if (rs.indexed) out(`\nHNSW build for ${rs.rows} rows (M=16, efConstruction=64, index worker threads): ${(rs.indexBuildMs / 1000).toFixed(1)} s`)
   }
   if (sections.has('search')) {
-    const sr = await runSearchBench()
-    results.search = sr
-    searchSection(sr)
+    const nq = envInt('BENCH_SEARCH_QUERIES', 300)
+    const sets = (process.env.BENCH_SEARCH_SETS ?? '128,768').split(',')
+    const filteredSets = new Set((process.env.BENCH_FILTERED_SETS ?? '128').split(','))
+    const all: SearchBenchResult[] = []
+    for (const name of sets) {
+      const set =
+        name === '768'
+          ? benchSet('768', envInt('BENCH_SEARCH768_ROWS', 25_000), 768, nq)
+          : benchSet(name, envInt('BENCH_SEARCH_ROWS', 100_000), envInt('BENCH_SEARCH_DIM', 128), nq)
+      const sr = await runSearchBench(set, { filtered: filteredSets.has(name) })
+      all.push(sr)
+      searchSection(sr)
+    }
+    results.search = all
+  }
+  if (sections.has('cluster')) {
+    // Opt-in (BENCH_SECTIONS=...,cluster): starts etcd, NATS and Ceph RGW like the cluster tests.
+    const r = await runClusterBench()
+    out(`\n${clusterMarkdown(r)}`)
+    results.cluster = r
   }
   // dist/bench/run.js -> <repo>/bench/results
   const dir = new URL('../../bench/results/', import.meta.url)

@@ -1,19 +1,23 @@
 /**
  * Search benchmark (issue 4's harness): Harrier through the official SDK against the same HNSW
- * kernel (usearch) called in-process, on the same Gaussian-mixture data, with recall@10 from exact
- * ground truth. Reports single-client and 8-client QPS, filtered search at several pass rates, and
- * index bytes per raw vector byte.
+ * kernel (usearch, same storage type as Harrier's index) called in-process, on the same data, with
+ * recall@10 from exact ground truth. Reports single-client and 8-client QPS, filtered search at
+ * several pass rates, LanceDB embedded on the same data, the SDK's own ceiling, and memory per
+ * vector (raw bytes, the loaded HNSW index alone, and the whole server process).
  *
- * Sizes: BENCH_SEARCH_ROWS (default 100,000), BENCH_SEARCH_DIM (128), BENCH_SEARCH_QUERIES (300).
+ * Data sets: see datasets.ts. Sizes come from run.ts (BENCH_SEARCH_ROWS / BENCH_SEARCH_DIM for the
+ * 128-dim set, BENCH_SEARCH768_ROWS for the 768-dim one, BENCH_SEARCH_QUERIES for both).
  */
+import { execFileSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { rm } from 'node:fs/promises'
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
 import { startNullServer } from './null-server.js'
+import type { BenchSet } from './datasets.js'
 import { Bitset } from '../src/common/bitset.js'
-import { gaussianMixture } from '../src/index/ann-fixture.js'
 import { bruteForceSearch, type Hits } from '../src/index/index.js'
 import type { VectorColumn } from '../src/schema/columns.js'
 import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
@@ -22,6 +26,8 @@ const K = 10
 const TARGET = 0.95
 const EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192]
 const PASS_RATES = [0.001, 0.01, 0.1, 0.5]
+const M = 16
+const EF_CONSTRUCTION = 128
 
 export interface SweepPoint {
   readonly ef: number
@@ -31,9 +37,34 @@ export interface SweepPoint {
   readonly p99Ms: number
 }
 
+export interface MemoryPerVector {
+  /** dim x 4: the float32 vector itself. */
+  readonly rawBytes: number
+  /** Storage type of the vectors usearch keeps inside the graph (its own copy). */
+  readonly indexScalar: string
+  /** RSS taken by the HNSW index (graph + usearch's vector copy) loaded alone in a fresh process. */
+  readonly indexBytes: number
+  /**
+   * RSS of a server serving the loaded, indexed collection after a restart and a GC, minus an
+   * empty server's: the segment's columns (vector, primary key, scalar field), the index, and
+   * whatever else loading keeps.
+   */
+  readonly serverBytes: number
+  /** Of serverBytes: ArrayBuffers (the segment's columns, visibility and the like). */
+  readonly serverArrayBufferBytes: number
+  /** Of serverBytes: live JS heap objects. */
+  readonly serverHeapBytes: number
+  /** Serialized index files (header, graph, raw rows) per vector. */
+  readonly indexFileBytes: number
+}
+
 export interface SearchBenchResult {
+  readonly set: string
+  readonly label: string
   readonly rows: number
   readonly dim: number
+  readonly metric: string
+  readonly queries: number
   readonly kernel: readonly SweepPoint[]
   readonly harrier: readonly SweepPoint[]
   readonly lance: readonly SweepPoint[]
@@ -45,7 +76,7 @@ export interface SearchBenchResult {
   readonly buildMs: { kernel: number; harrier: number }
   /** The same SDK search calls against a server that answers instantly: the client-side ceiling. */
   readonly sdkCeilingQps: number
-  readonly indexBytesPerVectorByte: number
+  readonly memory: MemoryPerVector
 }
 
 function recallOf(got: readonly number[][], truth: readonly Hits[]): number {
@@ -65,28 +96,34 @@ function pct(sorted: number[], p: number): number {
 
 function dirBytes(dir: string): number {
   let n = 0
+  for (const f of walk(dir)) n += statSync(f).size
+  return n
+}
+
+function walk(dir: string): string[] {
   let entries: string[] = []
   try {
     entries = readdirSync(dir)
   } catch {
-    return 0
+    return []
   }
-  for (const e of entries) {
+  return entries.flatMap((e) => {
     const p = join(dir, e)
-    const s = statSync(p)
-    n += s.isDirectory() ? dirBytes(p) : s.size
-  }
-  return n
+    return statSync(p).isDirectory() ? walk(p) : [p]
+  })
 }
 
-async function lanceSweep(base: Float32Array, qdata: Float32Array, rows: number, dim: number, nq: number, truth: readonly Hits[]): Promise<SweepPoint[]> {
+async function lanceSweep(set: BenchSet, truth: readonly Hits[]): Promise<SweepPoint[]> {
+  const { base, queries: qdata, rows, dim } = set
+  const nq = qdata.length / dim
+  const distance = set.metric === 'L2' ? 'l2' : 'cosine'
   const lancedb = await import('@lancedb/lancedb')
   const dir = await tempDataDir()
   try {
     const db = await lancedb.connect(dir)
     const data = Array.from({ length: rows }, (_, i) => ({ id: i, vector: Array.from(base.subarray(i * dim, (i + 1) * dim)) }))
     const table = await db.createTable('t', data, { mode: 'overwrite' })
-    await table.createIndex('vector', { config: lancedb.Index.hnswSq({ numPartitions: 1, distanceType: 'l2', m: 16, efConstruction: 128 }) })
+    await table.createIndex('vector', { config: lancedb.Index.hnswSq({ numPartitions: 1, distanceType: distance, m: M, efConstruction: EF_CONSTRUCTION }) })
     const out: SweepPoint[] = []
     for (const ef of EFS) {
       const lat: number[] = []
@@ -94,7 +131,7 @@ async function lanceSweep(base: Float32Array, qdata: Float32Array, rows: number,
       const start = performance.now()
       for (let i = 0; i < nq; i++) {
         const s = performance.now()
-        const res = (await table.vectorSearch(Array.from(qdata.subarray(i * dim, (i + 1) * dim))).distanceType('l2').select(['id']).limit(K).ef(Math.max(ef, K)).toArray()) as { id: number }[]
+        const res = (await table.vectorSearch(Array.from(qdata.subarray(i * dim, (i + 1) * dim))).distanceType(distance).select(['id']).limit(K).ef(Math.max(ef, K)).toArray()) as { id: number }[]
         got.push(res.map((r) => Number(r.id)))
         lat.push(performance.now() - s)
       }
@@ -110,26 +147,24 @@ async function lanceSweep(base: Float32Array, qdata: Float32Array, rows: number,
   }
 }
 
-export async function runSearchBench(): Promise<SearchBenchResult> {
-  const rows = Number(process.env.BENCH_SEARCH_ROWS ?? 100_000)
-  const dim = Number(process.env.BENCH_SEARCH_DIM ?? 128)
-  const nq = Number(process.env.BENCH_SEARCH_QUERIES ?? 300)
-  const M = 16
-  const efConstruction = 128
-  const base = gaussianMixture({ rows, dim, seed: 1, clusters: 100 })
-  const qdata = gaussianMixture({ rows: nq, dim, seed: 2, clusters: 100 })
-  const data: VectorColumn = { type: 'FloatVector', dim, data: base }
-  const queries: VectorColumn = { type: 'FloatVector', dim, data: qdata }
-  const truth = bruteForceSearch(data, queries, { metric: 'L2', k: K })
-  const qArrays = Array.from({ length: nq }, (_, i) => Array.from(qdata.subarray(i * dim, (i + 1) * dim)))
-
-  // ---- the kernel in-process
+function kernelSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { points: SweepPoint[]; buildMs: number } {
+  const { base, queries: qdata, rows, dim } = set
+  const nq = qdata.length / dim
   const u = createRequire(import.meta.url)('usearch') as typeof import('usearch')
-  let t0 = performance.now()
-  const direct = new u.Index({ dimensions: dim, metric: u.MetricKind.L2sq, quantization: u.ScalarKind.F32, connectivity: M, expansion_add: efConstruction, expansion_search: 1, multi: false })
+  const quantization = { f32: u.ScalarKind.F32, f16: u.ScalarKind.F16, bf16: u.ScalarKind.BF16 }[scalar] ?? u.ScalarKind.F32
+  const t0 = performance.now()
+  const direct = new u.Index({
+    dimensions: dim,
+    metric: set.metric === 'L2' ? u.MetricKind.L2sq : u.MetricKind.Cos,
+    quantization,
+    connectivity: M,
+    expansion_add: EF_CONSTRUCTION,
+    expansion_search: 1,
+    multi: false,
+  })
   direct.add(BigUint64Array.from({ length: rows }, (_, i) => BigInt(i)), base, 0)
-  const kernelBuild = performance.now() - t0
-  const kernel: SweepPoint[] = []
+  const buildMs = performance.now() - t0
+  const points: SweepPoint[] = []
   for (const ef of EFS) {
     const lat: number[] = []
     const got: number[][] = []
@@ -143,17 +178,59 @@ export async function runSearchBench(): Promise<SearchBenchResult> {
     }
     const ms = performance.now() - start
     lat.sort((a, b) => a - b)
-    kernel.push({ ef, qps: (nq * 1000) / ms, recall: recallOf(got, truth), p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) })
+    points.push({ ef, qps: (nq * 1000) / ms, recall: recallOf(got, truth), p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) })
   }
+  return { points, buildMs }
+}
+
+async function waitIndexed(client: MilvusClient, rows: number): Promise<void> {
+  for (;;) {
+    const d = (await client.describeIndex({ collection_name: 'bench', field_name: 'v' })).index_descriptions[0]!
+    if (d.state === 'Finished' && Number(d.indexed_rows) >= rows) return
+    if (d.state === 'Failed') throw new Error(d.index_state_fail_reason)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+interface ServedMemory {
+  rss: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+}
+
+/** A server's memory after GC, with the collection loaded or (no collection) empty; served-memory.ts. */
+function servedMemory(dataDir: string, collection?: string, rows?: number): ServedMemory {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'served-memory.js')
+  const args = ['--expose-gc', script, dataDir, ...(collection ? [collection, String(rows)] : [])]
+  const lines = execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n')
+  return JSON.parse(lines[lines.length - 1]!) as ServedMemory
+}
+
+/** The loaded index alone, in a fresh process (index-memory.ts); bytes per indexed vector. */
+function indexMemory(indexDir: string): { bytesPerVector: number; scalar: string } {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'index-memory.js')
+  const res = JSON.parse(execFileSync(process.execPath, ['--expose-gc', script, indexDir], { encoding: 'utf8' })) as { rssDelta: number; rows: number; scalar: string }
+  return { bytesPerVector: res.rssDelta / res.rows, scalar: res.scalar }
+}
+
+export async function runSearchBench(set: BenchSet, opts: { filtered: boolean }): Promise<SearchBenchResult> {
+  const { base, queries: qdata, rows, dim, metric } = set
+  const nq = qdata.length / dim
+  const data: VectorColumn = { type: 'FloatVector', dim, data: base }
+  const queries: VectorColumn = { type: 'FloatVector', dim, data: qdata }
+  const truth = bruteForceSearch(data, queries, { metric, k: K })
+  const qArrays = Array.from({ length: nq }, (_, i) => Array.from(qdata.subarray(i * dim, (i + 1) * dim)))
 
   // ---- LanceDB embedded (HNSW-SQ, one partition), the same data and queries
-  const lance = await lanceSweep(base, qdata, rows, dim, nq, truth)
+  const lance = await lanceSweep(set, truth)
 
   // ---- Harrier through the SDK
   const dir = await tempDataDir()
   let server: ChildServer | undefined
   try {
-    server = await startChildServer(dir, ['--log-level', 'warn', '--segment-max-rows', String(rows + 1)])
+    const serverArgs = ['--log-level', 'warn', '--segment-max-rows', String(rows + 1)]
+    server = await startChildServer(dir, serverArgs)
     const client = server.client()
     await client.connectPromise
     await client.createCollection({
@@ -165,27 +242,26 @@ export async function runSearchBench(): Promise<SearchBenchResult> {
         { name: 'bucket', data_type: DataType.Int32 },
       ],
     })
-    const batch = 5000
+    const batch = Math.max(500, Math.floor(2_000_000 / dim))
     for (let i = 0; i < rows; i += batch) {
       const n = Math.min(batch, rows - i)
       const res = await client.insert({
         collection_name: 'bench',
-        data: Array.from({ length: n }, (_, j) => ({ id: i + j, v: Array.from(base.subarray((i + j) * dim, (i + j + 1) * dim)), bucket: (i + j) % 1000 })),
+        data: Array.from({ length: n }, (_, j) => ({ id: i + j, v: qArraysOf(base, i + j, dim), bucket: (i + j) % 1000 })),
       })
       if (res.status.error_code !== 'Success') throw new Error(res.status.reason)
     }
     await client.flushSync({ collection_names: ['bench'] })
-    t0 = performance.now()
-    await client.createIndex({ collection_name: 'bench', field_name: 'v', index_type: 'HNSW', metric_type: 'L2', params: { M, efConstruction } })
+    const t0 = performance.now()
+    await client.createIndex({ collection_name: 'bench', field_name: 'v', index_type: 'HNSW', metric_type: metric, params: { M, efConstruction: EF_CONSTRUCTION } })
     await client.loadCollection({ collection_name: 'bench' })
-    for (;;) {
-      const d = (await client.describeIndex({ collection_name: 'bench', field_name: 'v' })).index_descriptions[0]!
-      if (d.state === 'Finished' && Number(d.indexed_rows) >= rows) break
-      if (d.state === 'Failed') throw new Error(d.index_state_fail_reason)
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await waitIndexed(client, rows)
     const harrierBuild = performance.now() - t0
-    const indexBytes = dirBytes(join(dir, 'objects', 'index_files'))
+    const indexRoot = join(dir, 'objects', 'index_files')
+    const indexFileBytes = dirBytes(indexRoot)
+    const graphFile = walk(indexRoot).find((f) => f.endsWith('hnsw.graph'))
+    if (!graphFile) throw new Error('no HNSW graph file found')
+    const indexMem = indexMemory(dirname(graphFile))
 
     const searchAll = async (c: MilvusClient, ef: number, idx: number[], filter?: string): Promise<{ got: number[][]; lat: number[] }> => {
       const got: number[][] = []
@@ -209,32 +285,55 @@ export async function runSearchBench(): Promise<SearchBenchResult> {
       lat.sort((a, b) => a - b)
       harrier.push({ ef, qps: (nq * 1000) / ms, recall: recallOf(got, truth), p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) })
     }
-    const kernelAtTarget = kernel.find((p) => p.recall >= TARGET)
     const harrierAtTarget = harrier.find((p) => p.recall >= TARGET)
 
     let harrier8Clients: { qps: number; recall: number } | undefined
     if (harrierAtTarget) {
+      // Each query twice, so the run lasts long enough to mean something.
+      const twice = [...all, ...all]
       const clients = Array.from({ length: 8 }, () => server!.client())
+      await Promise.all(clients.map((c) => c.connectPromise))
       const start = performance.now()
-      const parts = await Promise.all(clients.map((c, ci) => searchAll(c, harrierAtTarget.ef, all.filter((i) => i % 8 === ci))))
+      const parts = await Promise.all(clients.map((c, ci) => searchAll(c, harrierAtTarget.ef, twice.filter((_, j) => j % 8 === ci))))
       const ms = performance.now() - start
       const got: number[][] = []
       for (const p of parts) p.got.forEach((g, i) => g && (got[i] = g))
-      harrier8Clients = { qps: (nq * 1000) / ms, recall: recallOf(got, truth) }
+      harrier8Clients = { qps: (twice.length * 1000) / ms, recall: recallOf(got, truth) }
     }
 
     const filtered: { passRate: number; qps: number; recall: number }[] = []
-    const ef = harrierAtTarget?.ef ?? 64
-    for (const passRate of PASS_RATES) {
-      const limit = Math.round(1000 * passRate)
-      const allow = new Bitset(rows)
-      for (let i = 0; i < rows; i++) if (i % 1000 < limit) allow.set(i)
-      const ftruth = bruteForceSearch(data, queries, { metric: 'L2', k: K, allow })
-      const start = performance.now()
-      const { got } = await searchAll(client, ef, all, limit >= 1 ? `bucket < ${limit}` : 'bucket < 0')
-      const ms = performance.now() - start
-      filtered.push({ passRate, qps: (nq * 1000) / ms, recall: recallOf(got, ftruth) })
+    if (opts.filtered) {
+      const ef = harrierAtTarget?.ef ?? 64
+      for (const passRate of PASS_RATES) {
+        const limit = Math.round(1000 * passRate)
+        const allow = new Bitset(rows)
+        for (let i = 0; i < rows; i++) if (i % 1000 < limit) allow.set(i)
+        const ftruth = bruteForceSearch(data, queries, { metric, k: K, allow })
+        const start = performance.now()
+        const { got } = await searchAll(client, ef, all, limit >= 1 ? `bucket < ${limit}` : 'bucket < 0')
+        const ms = performance.now() - start
+        filtered.push({ passRate, qps: (nq * 1000) / ms, recall: recallOf(got, ftruth) })
+      }
     }
+
+    // Memory of the served collection: a restarted server holds only what loading it needs.
+    await server.stop()
+    server = undefined
+    const emptyDir = await tempDataDir()
+    const empty = servedMemory(emptyDir)
+    await rm(emptyDir, { recursive: true, force: true })
+    const loaded = servedMemory(dir, 'bench', rows)
+    const perRow = (x: number) => x / rows
+    const served = {
+      total: perRow(loaded.rss - empty.rss),
+      arrayBuffers: perRow(loaded.arrayBuffers - empty.arrayBuffers),
+      heap: perRow(loaded.heapUsed - empty.heapUsed),
+    }
+
+    // ---- the kernel in-process, on the vectors as Harrier's index stores them
+    const kernel = kernelSweep(set, indexMem.scalar, truth)
+    const kernelAtTarget = kernel.points.find((p) => p.recall >= TARGET)
+
     const nul = await startNullServer({
       name: 'bench',
       description: '',
@@ -252,10 +351,14 @@ export async function runSearchBench(): Promise<SearchBenchResult> {
     await nc.closeConnection()
     await nul.stop()
     return {
+      set: set.name,
+      label: set.label,
       rows,
       dim,
+      metric,
+      queries: nq,
       sdkCeilingQps,
-      kernel,
+      kernel: kernel.points,
       harrier,
       lance,
       lanceAtTarget: lance.find((p) => p.recall >= TARGET),
@@ -263,11 +366,23 @@ export async function runSearchBench(): Promise<SearchBenchResult> {
       harrierAtTarget,
       harrier8Clients,
       filtered,
-      buildMs: { kernel: kernelBuild, harrier: harrierBuild },
-      indexBytesPerVectorByte: indexBytes / (rows * dim * 4),
+      buildMs: { kernel: kernel.buildMs, harrier: harrierBuild },
+      memory: {
+        rawBytes: dim * 4,
+        indexScalar: indexMem.scalar,
+        indexBytes: indexMem.bytesPerVector,
+        serverBytes: served.total,
+        serverArrayBufferBytes: served.arrayBuffers,
+        serverHeapBytes: served.heap,
+        indexFileBytes: indexFileBytes / rows,
+      },
     }
   } finally {
     await server?.stop()
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+function qArraysOf(base: Float32Array, i: number, dim: number): number[] {
+  return Array.from(base.subarray(i * dim, (i + 1) * dim))
 }

@@ -8,14 +8,14 @@ import { DbError, invalid } from '../common/errors.js'
 import type { Timestamp } from '../common/tso.js'
 import type { RootCoord } from '../coord/root-coord.js'
 import { parseFilter, type FilterPlan } from '../expr/index.js'
-import { higherIsBetter, normalizeMetric, type MetricType } from '../index/index.js'
+import { GraphSearchBatcher, higherIsBetter, normalizeMetric, type MetricType } from '../index/index.js'
 import type { DataPlane } from '../nodes/data-plane.js'
 import {
   count,
   gather,
   retrieve,
   rowsByPrimaryKey,
-  search,
+  searchBatched,
   searchIteratorPage,
   type GroupingSpec,
   type IteratorPage,
@@ -139,7 +139,11 @@ export interface OutputSpec {
 export class ReadPath {
   private readonly d: ReadPathDeps
   private readonly proto: MilvusProto = loadMilvusProto()
+  private readonly placeholderGroup = this.proto.type('milvus.proto.common.PlaceholderGroup')
+  private readonly placeholderTypes = this.proto.root.lookupEnum('milvus.proto.common.PlaceholderType')
   private readonly iterators = new SearchIterators()
+  /** Coalesces concurrent requests' graph searches into multi-threaded usearch calls. */
+  private readonly graphs = new GraphSearchBatcher()
 
   constructor(deps: ReadPathDeps) {
     this.d = deps
@@ -242,9 +246,10 @@ export class ReadPath {
     return { fields, dynamicKeys, names }
   }
 
-  private encodeOutputs(out: OutputSpec, sel: RowSelection): Record<string, unknown>[] {
+  /** `known`: columns already gathered for `sel` (the primary key, for the ids). */
+  private encodeOutputs(out: OutputSpec, sel: RowSelection, known?: ReadonlyMap<FieldSchema, Column>): Record<string, unknown>[] {
     return out.fields.map((f) => {
-      const col: Column = gather(f, sel)
+      const col: Column = known?.get(f) ?? gather(f, sel)
       if (f.isDynamic) return encodeDynamicField(f, col as ColumnOf<'JSON'>, out.dynamicKeys ?? 'all')
       return encodeFieldData(f, col)
     })
@@ -362,16 +367,18 @@ export class ReadPath {
     } else {
       const pgBytes = req.placeholder_group as Uint8Array | undefined
       if (!pgBytes || pgBytes.length === 0) throw invalid('search requires query vectors (placeholder_group is empty)')
-      let pg: { placeholders?: { tag?: string; type?: string; values?: Uint8Array[] }[] }
+      // The decoded message as it is (no toObject): its values are views of pgBytes, and a
+      // Uint8Array (not a Buffer) selects protobufjs's bounds-checked reader.
+      let pg: { placeholders?: { type?: number; values?: Uint8Array[] }[] }
       try {
-        pg = this.proto.decode('milvus.proto.common.PlaceholderGroup', pgBytes) as typeof pg
+        pg = this.placeholderGroup.decode(new Uint8Array(pgBytes.buffer, pgBytes.byteOffset, pgBytes.byteLength)) as typeof pg
       } catch (e) {
         throw invalid(`malformed placeholder group: ${e instanceof Error ? e.message : String(e)}`)
       }
       const ph = pg.placeholders?.[0]
       if (!ph || !ph.values || ph.values.length === 0) throw invalid('search requires at least one query vector')
       if (ph.values.length > MAX_TOPK) throw invalid(`nq (number of search vectors) ${ph.values.length} exceeds ${MAX_TOPK}`)
-      queries = decodePlaceholderVectors(field, str(ph.type), ph.values)
+      queries = decodePlaceholderVectors(field, this.placeholderTypes.valuesById[ph.type ?? 0] ?? String(ph.type), ph.values)
     }
     const nq = vectorRowCount(queries)
     const filter = this.parse(c, str(req.dsl), req)
@@ -492,7 +499,7 @@ export class ReadPath {
       this.d.metrics.searched(nq, (performance.now() - started) / 1000)
       return page
     }
-    const res = search(data.runtime(c.id), spec)
+    const res = await searchBatched(data.runtime(c.id), spec, this.graphs)
     this.d.metrics.searched(nq, (performance.now() - started) / 1000)
     return this.searchResults(c, out, res, Array.from(res.scores), nq, spec.topk, roundDecimal, ts, undefined, { groupField: parsed.groupField })
   }
@@ -559,7 +566,7 @@ export class ReadPath {
       results: {
         num_queries: String(nq),
         top_k: String(topk),
-        fields_data: this.encodeOutputs(out, sel),
+        fields_data: this.encodeOutputs(out, sel, new Map([[pkField, pkCol]])),
         scores,
         distances: [],
         ids: encodeIds(ids, pkField.dataType as 'Int64' | 'VarChar'),
@@ -623,13 +630,18 @@ export class ReadPath {
     let nq = -1
     type Found = { score: number; chunk: RowChunk; row: number }
     let perQuery: Map<bigint | string, Found>[] = []
-    subs.forEach((sub, i) => {
+    const specs = subs.map((sub) => {
       const { spec, nq: subNq } = this.searchSpec(c, { ...sub, use_default_consistency: false }, ts, partitionIds, 'hybrid')
       if (nq === -1) {
         nq = subNq
         perQuery = Array.from({ length: nq }, () => new Map())
       } else if (subNq !== nq) throw invalid(`all sub-requests must have the same nq: ${nq} vs ${subNq}`)
-      const res = search(rt, { ...spec, offset: 0, topk: spec.topk + spec.offset })
+      return spec
+    })
+    // The sub-searches' graph traversals run side by side (one batch per graph).
+    const results = await Promise.all(specs.map((spec) => searchBatched(rt, { ...spec, offset: 0, topk: spec.topk + spec.offset }, this.graphs)))
+    specs.forEach((spec, i) => {
+      const res = results[i]!
       let at = 0
       for (let q = 0; q < nq; q++) {
         const n = res.topks[q]!

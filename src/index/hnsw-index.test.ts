@@ -7,7 +7,7 @@ import { assertExactScores, assertKind, bits, columnKit, randomAllow as randomAl
 import { bruteForceSearch } from './brute-force.js'
 import { float32ToFloat16 } from './half-float.js'
 import { buildHnswIndex, HnswIndex, loadHnswIndex } from './hnsw-index.js'
-import { buildVectorIndex, loadVectorIndex } from './index-factory.js'
+import { buildVectorIndex, isColumnCopyFile, loadVectorIndex } from './index-factory.js'
 import { IvfIndex } from './ivf-index.js'
 import { SparseInvertedIndex } from './sparse-inverted-index.js'
 
@@ -279,6 +279,23 @@ describe('HNSW index: serialize and load', () => {
     }
   })
 
+  it('keeps float32 rows as bf16 in the graph by default, as f32 on request; both kinds load', () => {
+    const scalarOf = (ix: HnswIndex) => JSON.parse(new TextDecoder().decode(ix.serialize().get('hnsw.meta.json'))).scalar
+    assert.equal(scalarOf(idx), 'bf16')
+    const full = buildHnswIndex(data, 'COSINE', FAST, { floatStorage: 'f32', threads: 1 })
+    assert.equal(scalarOf(full), 'f32')
+    const truth = bruteForceSearch(data, queries, { metric: 'COSINE', k: K })
+    for (const ix of [idx, full]) {
+      const back = loadHnswIndex(ix.serialize(), data)
+      assert.equal(scalarOf(back), scalarOf(ix))
+      const got = back.search(queries, { k: K, params: { ef: 64 } })
+      assert.ok(recall(got, truth) >= 0.95)
+      assertExactScores(data, queries, 'COSINE', got)
+    }
+    // Half the bytes per stored element: the bf16 graph file is well under the f32 one.
+    assert.ok(idx.serialize().get('hnsw.graph')!.length < 0.85 * full.serialize().get('hnsw.graph')!.length)
+  })
+
   it('detects damaged files instead of handing them to usearch', () => {
     const files = idx.serialize()
     const bad = new Map(files)
@@ -304,6 +321,33 @@ describe('HNSW index: serialize and load', () => {
 describe('buildVectorIndex and parameter validation', () => {
   const data = f32(BASE.subarray(0, 500 * DIM))
   const queries = f32(QUERIES.subarray(0, 5 * DIM))
+
+  it('loads from the segment column without the files that only copy it', () => {
+    const nullable = f32(BASE.subarray(0, 500 * DIM), Uint8Array.from({ length: 500 }, (_, i) => (i % 9 === 0 ? 0 : 1)))
+    const sparse: VectorColumn = {
+      type: 'SparseFloatVector',
+      data: Array.from({ length: 300 }, (_, i) => ({ indices: Uint32Array.from([i % 7, 10 + (i % 13)]), values: Float32Array.from([1 + (i % 5), 2]) })),
+      valid: Uint8Array.from({ length: 300 }, (_, i) => (i % 11 === 0 ? 0 : 1)),
+    }
+    const sq: VectorColumn = { type: 'SparseFloatVector', data: sparse.data.slice(0, 3) }
+    const cases: [string, VectorColumn, VectorColumn, string][] = [
+      ['HNSW', nullable, queries, 'L2'],
+      ['IVF_FLAT', nullable, queries, 'L2'],
+      ['IVF_PQ', nullable, queries, 'L2'],
+      ['SPARSE_INVERTED_INDEX', sparse, sq, 'IP'],
+    ]
+    for (const [type, col, q, metric] of cases) {
+      const ix = buildVectorIndex(type, col, metric as 'L2' | 'IP', { nlist: '16', m: '8', M: '8', efConstruction: '40' })
+      const files = ix.serialize()
+      const lean = new Map([...files].filter(([name]) => !isColumnCopyFile(name)))
+      assert.ok(lean.size < files.size, type)
+      const opts = { k: K, params: { ef: 32, nprobe: 4 } }
+      assert.deepEqual(loadVectorIndex(lean, col).search(q, opts), ix.search(q, opts), type)
+    }
+    // FLAT's files are its column.
+    const flat = buildVectorIndex('FLAT', data, 'L2', {})
+    assert.ok([...flat.serialize().keys()].every((n) => !isColumnCopyFile(n)))
+  })
 
   it('dispatches index types to engines', () => {
     const flat = buildVectorIndex('FLAT', data, 'L2', {})

@@ -82,8 +82,21 @@ function renamedFlat(flat: VectorIndex, indexType: string, params: Readonly<Reco
 }
 
 /**
+ * Files that only repeat the indexed column (HNSW, IVF and sparse indexes store it so their files
+ * stand alone). loadVectorIndex never reads them when handed the segment's column, so a loader
+ * that has the column can skip downloading them: about one raw copy of the vectors less to fetch
+ * and hold while loading. FLAT's files are its column and are always needed.
+ */
+export function isColumnCopyFile(name: string): boolean {
+  return COLUMN_COPY_FILES.has(name)
+}
+
+const COLUMN_COPY_FILES: ReadonlySet<string> = new Set(['hnsw.data', 'hnsw.valid', 'ivf.data', 'ivf.valid', 'sparse.data', 'sparse.offsets', 'sparse.valid'])
+
+/**
  * Rebuilds any index from the files its serialize() wrote, dispatching on the header. `data`, the
- * segment's own column, spares decoding the raw rows of an HNSW index.
+ * segment's own column, spares decoding the raw rows of an HNSW, IVF or sparse index (their
+ * isColumnCopyFile files may then be left out).
  *
  * @throws DbError DataCorrupted on missing or inconsistent files.
  */

@@ -8,12 +8,14 @@
 export type { Hits, SearchOptions } from './brute-force.js'
 export { bruteForceSearch, distance } from './brute-force.js'
 export { buildFlatIndex, loadFlatIndex } from './flat-index.js'
+export type { GraphSearchBatcherOptions } from './graph-search.js'
+export { GraphSearchBatcher } from './graph-search.js'
 export type { HnswOptions } from './hnsw-index.js'
 export { buildHnswIndex, HnswIndex, loadHnswIndex } from './hnsw-index.js'
 export type { IndexBuildOptions, IndexBuildPoolOptions, IndexBuildRequest } from './index-build-pool.js'
 export { IndexBuildPool } from './index-build-pool.js'
 export type { BuildOptions } from './index-factory.js'
-export { buildVectorIndex, loadVectorIndex } from './index-factory.js'
+export { buildVectorIndex, isColumnCopyFile, loadVectorIndex } from './index-factory.js'
 export type {
   HnswBuildParams,
   IndexEngine,

@@ -1,5 +1,6 @@
 import type { VectorColumn } from '../schema/columns.js'
 import type { Hits, SearchOptions } from './brute-force.js'
+import type { GraphSearchBatcher } from './graph-search.js'
 import type { MetricType } from './metric.js'
 
 /** Search options of an index: its metric is fixed at build time. */
@@ -14,7 +15,7 @@ export type IndexSearchOptions = Omit<SearchOptions, 'metric'> & {
  * to the lower row, null rows never returned) for approximate indexes.
  *
  * Concurrency: search is synchronous and does not mutate the index, so one instance may serve any
- * number of searches.
+ * number of searches, also while searchBatched calls are pending.
  */
 export interface VectorIndex {
   /** Milvus index_type, upper-case ('FLAT', 'HNSW', ...). */
@@ -25,6 +26,11 @@ export interface VectorIndex {
    * invalid range parameters.
    */
   search(queries: VectorColumn, opts: IndexSearchOptions): Hits[]
+  /**
+   * The same search with its graph traversal run by `batcher`, together with concurrent requests'
+   * and on several threads. Only graph indexes have it; callers fall back to `search`.
+   */
+  searchBatched?(queries: VectorColumn, opts: IndexSearchOptions, batcher: GraphSearchBatcher): Promise<Hits[]>
   /**
    * The index files to upload, by file name. Values may be views of the index's own memory: write
    * them out, never mutate them.

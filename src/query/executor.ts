@@ -9,7 +9,7 @@
  * page's bound) and the primary-key lookup behind search-by-ids.
  */
 import { invalid } from '../common/errors.js'
-import { bruteForceSearch, higherIsBetter, mergeTopK, type MetricType } from '../index/index.js'
+import { bruteForceSearch, type GraphSearchBatcher, higherIsBetter, type Hits, mergeTopK, type MetricType } from '../index/index.js'
 import type { Column, VectorColumn } from '../schema/columns.js'
 import { emptyColumn, takeRows } from '../schema/field-data.js'
 import type { FieldSchema } from '../schema/types.js'
@@ -56,43 +56,103 @@ interface Hit {
 
 export function search(rt: CollectionRuntime, spec: SearchSpec): SearchResult {
   if (spec.grouping) return searchGrouped(rt, spec, spec.grouping)
-  const nq = vectorRows(spec.queries)
+  const plan = planSearch(rt, spec)
+  return mergeChunkHits(spec, plan, plan.tasks.map((t) => t.search()))
+}
+
+/**
+ * search(), with the graph traversals of indexed chunks handed to `batcher`: they run together
+ * with concurrent requests' on all cores, off this request's critical path. Chunks without a graph
+ * index are searched before the first await; grouping search stays synchronous.
+ */
+export async function searchBatched(rt: CollectionRuntime, spec: SearchSpec, batcher: GraphSearchBatcher): Promise<SearchResult> {
+  if (spec.grouping) return searchGrouped(rt, spec, spec.grouping)
+  const plan = planSearch(rt, spec)
+  const hits = await Promise.all(plan.tasks.map((t) => (t.batched ? t.batched(batcher) : t.search())))
+  return mergeChunkHits(spec, plan, hits)
+}
+
+/** One chunk's share of a search: its index's (or brute force's) hits per query. */
+interface ChunkTask {
+  search(): Hits[]
+  batched?: (batcher: GraphSearchBatcher) => Promise<Hits[]>
+}
+
+interface SearchPlan {
+  readonly chunks: RowChunk[]
+  /** tasks[i] searches chunks[i]. */
+  readonly tasks: ChunkTask[]
+}
+
+/** The chunks to search at the snapshot, each with its allow-list bound into a task. */
+function planSearch(rt: CollectionRuntime, spec: SearchSpec): SearchPlan {
   const k = spec.topk + spec.offset
-  const better = higherIsBetter(spec.metric)
   const chunks: RowChunk[] = []
-  const perQuery: Hit[][][] = Array.from({ length: nq }, () => [])
+  const tasks: ChunkTask[] = []
   for (const { seg, chunk, allow } of scanChunks(rt, spec)) {
     if (allow.count() === 0) continue
     const col = chunk.columns.get(spec.annsField) as VectorColumn | undefined
     if (!col) continue
-    const ci = chunks.push(chunk) - 1
+    chunks.push(chunk)
     // A built index covers a flushed segment's single chunk; anything else is searched exactly.
     const attached = seg.chunks.length === 1 ? seg.indexes.get(spec.annsField) : undefined
     const opts = { k, allow, radius: spec.radius, rangeFilter: spec.rangeFilter }
-    const hits =
-      attached && attached.metric === spec.metric
-        ? attached.index.search(spec.queries, { ...opts, params: spec.indexParams })
-        : bruteForceSearch(col, spec.queries, { ...opts, metric: spec.metric })
-    hits.forEach((h, q) => {
-      const list: Hit[] = new Array(h.rows.length)
-      for (let i = 0; i < h.rows.length; i++) list[i] = { score: h.scores[i]!, chunk: ci, row: h.rows[i]! }
-      perQuery[q]!.push(list)
-    })
+    if (attached && attached.metric === spec.metric) {
+      const index = attached.index
+      const indexOpts = { ...opts, params: spec.indexParams }
+      const batched = index.searchBatched
+      tasks.push({
+        search: () => index.search(spec.queries, indexOpts),
+        batched: batched ? (b) => batched.call(index, spec.queries, indexOpts, b) : undefined,
+      })
+    } else {
+      tasks.push({ search: () => bruteForceSearch(col, spec.queries, { ...opts, metric: spec.metric }) })
+    }
   }
+  return { chunks, tasks }
+}
+
+/** Merges per-chunk hits (hits[i] from plan.chunks[i]) into the global top-k per query. */
+function mergeChunkHits(spec: SearchSpec, plan: SearchPlan, hits: readonly Hits[][]): SearchResult {
+  const nq = vectorRows(spec.queries)
+  const k = spec.topk + spec.offset
+  const better = higherIsBetter(spec.metric)
   const topks: number[] = []
-  const picked: Hit[] = []
+  let total = 0
+  const merged: Hit[][] = new Array(nq)
   for (let q = 0; q < nq; q++) {
-    const merged = mergeTopK(perQuery[q]!, k, better).slice(spec.offset)
-    topks.push(merged.length)
-    for (const h of merged) picked.push(h)
+    let picked: Hit[]
+    if (hits.length === 1) {
+      // One chunk: its hits are already the best first; only the offset is cut.
+      const h = hits[0]![q]!
+      const n = Math.min(h.rows.length, k)
+      picked = []
+      for (let i = spec.offset; i < n; i++) picked.push({ score: h.scores[i]!, chunk: 0, row: h.rows[i]! })
+    } else {
+      const lists = hits.map((perQuery, ci) => {
+        const h = perQuery[q]!
+        const list: Hit[] = new Array(h.rows.length)
+        for (let i = 0; i < h.rows.length; i++) list[i] = { score: h.scores[i]!, chunk: ci, row: h.rows[i]! }
+        return list
+      })
+      picked = mergeTopK(lists, k, better).slice(spec.offset)
+    }
+    merged[q] = picked
+    topks.push(picked.length)
+    total += picked.length
   }
-  return {
-    chunks,
-    topks,
-    scores: Float32Array.from(picked, (h) => h.score),
-    chunk: Int32Array.from(picked, (h) => h.chunk),
-    row: Int32Array.from(picked, (h) => h.row),
+  const scores = new Float32Array(total)
+  const chunk = new Int32Array(total)
+  const row = new Int32Array(total)
+  let at = 0
+  for (const picked of merged) {
+    for (const h of picked) {
+      scores[at] = h.score
+      chunk[at] = h.chunk
+      row[at++] = h.row
+    }
   }
+  return { chunks: plan.chunks, topks, scores, chunk, row }
 }
 
 /** Where a search iterator page starts: after the previous page's last hit. */

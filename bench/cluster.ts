@@ -1,0 +1,144 @@
+/**
+ * Cluster benchmark (issue 5): the same workload against standalone and against a cluster on this
+ * machine (1 proxy, mixcoord, 2 query nodes, 1 data node, 1 index node over real etcd, NATS
+ * JetStream and Ceph RGW), both through the official SDK, plus the time from a query-node kill to
+ * complete results. Every process shares these 2 cores, so the ratios show the cost of the extra
+ * hops and processes, not what separate hosts would give.
+ *
+ * Sizes: BENCH_CLUSTER_ROWS (default 20,000) x BENCH_CLUSTER_DIM (128), BENCH_CLUSTER_QUERIES (300).
+ */
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { rm } from 'node:fs/promises'
+import { startInfra, startRole, type RoleProcess } from '../tests/cluster/harness.js'
+import { startChildServer, tempDataDir } from '../tests/e2e/server.js'
+
+const envInt = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d)
+
+export interface ClusterBenchResult {
+  readonly rows: number
+  readonly dim: number
+  readonly insert: { standalone: number; cluster: number; ratio: number }
+  readonly search: { standalone: number; cluster: number; ratio: number }
+  /** ms from kill -9 of one of two query nodes to the first complete answer. */
+  readonly queryNodeKillToCompleteMs: number
+  /** ms from starting a replacement query node (the only one) to its first complete answer. */
+  readonly replacementQueryNodeMs: number
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    return s / 2 ** 32
+  }
+}
+
+async function workload(client: MilvusClient, n: number, dim: number, queries: number): Promise<{ insert: number; search: number }> {
+  const r = rng(7)
+  await client.createCollection({
+    collection_name: 'bench',
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim },
+    ],
+  })
+  await client.createIndex({ collection_name: 'bench', field_name: 'v', index_type: 'HNSW', metric_type: 'L2', params: { M: 16, efConstruction: 64 } })
+  await client.loadCollectionSync({ collection_name: 'bench' })
+  const t0 = performance.now()
+  for (let i = 0; i < n; i += 1000) {
+    const data = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ id: i + k, v: Array.from({ length: dim }, () => r() * 2 - 1) }))
+    const res = await client.insert({ collection_name: 'bench', data })
+    if (res.status.error_code !== 'Success') throw new Error(res.status.reason)
+  }
+  const insert = n / ((performance.now() - t0) / 1000)
+  await client.flushSync({ collection_names: ['bench'] })
+  const qs = Array.from({ length: queries }, () => Array.from({ length: dim }, () => r() * 2 - 1))
+  // Warm-up, and let index builds finish so both sides search the same structures.
+  await new Promise((res) => setTimeout(res, 3000))
+  for (const q of qs.slice(0, 20)) await client.search({ collection_name: 'bench', data: [q], limit: 10 })
+  const t1 = performance.now()
+  for (const q of qs) {
+    const res = await client.search({ collection_name: 'bench', data: [q], limit: 10, params: { ef: 64 } })
+    if (res.status.error_code !== 'Success') throw new Error(res.status.reason)
+  }
+  return { insert, search: queries / ((performance.now() - t1) / 1000) }
+}
+
+async function completeCount(client: MilvusClient, n: number): Promise<boolean> {
+  const r = await client.query({ collection_name: 'bench', filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' as never }).catch(() => undefined)
+  return r?.status.error_code === 'Success' && Number(r.data[0]?.['count(*)']) === n
+}
+
+export async function runClusterBench(): Promise<ClusterBenchResult> {
+  const n = envInt('BENCH_CLUSTER_ROWS', 20_000)
+  const dim = envInt('BENCH_CLUSTER_DIM', 128)
+  const queries = envInt('BENCH_CLUSTER_QUERIES', 300)
+
+  const dir = await tempDataDir()
+  const standalone = await startChildServer(dir)
+  let sa: { insert: number; search: number }
+  try {
+    const c = new MilvusClient({ address: standalone.address })
+    sa = await workload(c, n, dim, queries)
+    await c.closeConnection()
+  } finally {
+    await standalone.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+
+  const infra = await startInfra()
+  const procs: RoleProcess[] = []
+  const start = async (role: string) => {
+    const p = await startRole(role, [...infra.args('bench'), '--log-level', 'warn'])
+    procs.push(p)
+    return p
+  }
+  try {
+    await start('mixcoord')
+    await start('datanode')
+    const qn1 = await start('querynode')
+    const qn2 = await start('querynode')
+    await start('indexnode')
+    const proxy = await start('proxy')
+    const c = new MilvusClient({ address: `127.0.0.1:${proxy.port}` })
+    const cl = await workload(c, n, dim, queries)
+
+    const tKill = performance.now()
+    await qn1.kill9()
+    while (!(await completeCount(c, n))) await new Promise((r) => setTimeout(r, 10))
+    const killToComplete = performance.now() - tKill
+
+    await qn2.kill9()
+    const tNew = performance.now()
+    await start('querynode')
+    while (!(await completeCount(c, n))) await new Promise((r) => setTimeout(r, 10))
+    const replacement = performance.now() - tNew
+    await c.closeConnection()
+    return {
+      rows: n,
+      dim,
+      insert: { standalone: sa.insert, cluster: cl.insert, ratio: cl.insert / sa.insert },
+      search: { standalone: sa.search, cluster: cl.search, ratio: cl.search / sa.search },
+      queryNodeKillToCompleteMs: killToComplete,
+      replacementQueryNodeMs: replacement,
+    }
+  } finally {
+    for (const p of procs) await p.stop().catch(() => undefined)
+    await infra.stop()
+  }
+}
+
+export function clusterMarkdown(r: ClusterBenchResult): string {
+  const f = (x: number) => x.toFixed(0)
+  return [
+    `### Cluster vs standalone (${r.rows.toLocaleString('en-US')} x ${r.dim}, SDK, 1 client; all processes on this machine)`,
+    '',
+    '| measure | standalone | cluster | cluster / standalone |',
+    '|---|---|---|---|',
+    `| insert rows/s (batches of 1,000) | ${f(r.insert.standalone)} | ${f(r.insert.cluster)} | ${r.insert.ratio.toFixed(2)} |`,
+    `| search QPS (HNSW, ef 64, top 10) | ${f(r.search.standalone)} | ${f(r.search.cluster)} | ${r.search.ratio.toFixed(2)} |`,
+    '',
+    `Query node kill -9 (2 replicas) to a complete count: ${f(r.queryNodeKillToCompleteMs)} ms; ` +
+      `a replacement for the only query node, from process start to a complete count: ${f(r.replacementQueryNodeMs)} ms.`,
+  ].join('\n')
+}
