@@ -12,7 +12,7 @@
  *
  * Run: `npx tsc -p . && node dist/bench/profile-search.js`
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
@@ -64,7 +64,6 @@ async function prepare(dir: string, rows: number, dim: number, base: Float32Arra
   } finally {
     await server.stop()
   }
-  const { writeFileSync } = await import('node:fs')
   writeFileSync(marker, '')
 }
 
