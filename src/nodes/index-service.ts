@@ -10,7 +10,7 @@ import type { Catalog, CatalogChange } from '../catalog/catalog.js'
 import type { CollectionInfo, IndexInfo, SegmentIndexInfo, SegmentInfo } from '../catalog/model.js'
 import type { Logger } from '../common/log.js'
 import type { ObjectStore } from '../infra/index.js'
-import { loadVectorIndex, type IndexBuildPool, type MetricType } from '../index/index.js'
+import { isColumnCopyFile, loadVectorIndex, type IndexBuildPool, type MetricType } from '../index/index.js'
 import type { VectorColumn } from '../schema/columns.js'
 import { isVectorType } from '../schema/types.js'
 import type { CollectionRuntime } from '../segment/collection-runtime.js'
@@ -229,9 +229,11 @@ export class IndexService {
     const c = rt.info
     for (const rec of only ? [only] : this.d.catalog.segmentIndexesOf(c.id)) {
       if (rec.segmentId !== seg.id || !c.indexes.some((i) => i.id === rec.indexId)) continue
-      const files = new Map<string, Uint8Array>()
-      for (const [name, key] of Object.entries(rec.files)) files.set(name, await this.d.objects.get(key))
       const column = seg.chunks.length === 1 ? (seg.chunks[0]!.columns.get(rec.fieldName) as VectorColumn | undefined) : undefined
+      // With the segment's column in hand, the files that only repeat it are not fetched: one raw
+      // copy of the vectors less to download and hold on every load.
+      const wanted = Object.entries(rec.files).filter(([name]) => !column || !isColumnCopyFile(name))
+      const files = new Map<string, Uint8Array>(await Promise.all(wanted.map(async ([name, key]) => [name, await this.d.objects.get(key)] as [string, Uint8Array])))
       seg.indexes.set(rec.fieldName, { indexId: rec.indexId, indexType: rec.indexType, metric: rec.metricType as MetricType, index: loadVectorIndex(files, column) })
     }
   }
