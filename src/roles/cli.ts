@@ -6,7 +6,9 @@
 import { isDbError } from '../common/errors.js'
 import { createLogger } from '../common/log.js'
 import { loadConfig, optionsHelp } from './config.js'
-import { CLUSTER_ROLES, startClusterRole } from './cluster.js'
+import { clusterStatus, formatStatus } from '../cluster/status.js'
+import { openMetaStore } from '../infra/index.js'
+import { CLUSTER_ROLES, etcdUrl, startClusterRole } from './cluster.js'
 import { deployMain, sizingMain } from '../deploy/cli.js'
 import { harrierVersion, startStandalone } from './standalone.js'
 
@@ -19,6 +21,7 @@ Usage:
                                             datanode querynode indexnode
   harrier deploy <swarm|compose|k8s> write deployment files (Swarm stack from a host plan, ...)
   harrier sizing --vectors N --dim D memory/CPU/disk per role and a suggested host plan
+  harrier status --etcd E [--json]   the cluster: processes, health, elected roles, collections
   harrier version                    print the version
   harrier --help                     this text ("harrier run --help" for the options)
 `
@@ -47,6 +50,49 @@ Examples:
     --object-store 's3://harrier/data?endpoint=http://minio1:9000' --host 0.0.0.0 --advertise-host qn1
 `
 
+const STATUS_USAGE = `Usage: harrier status --etcd E [--json] [--probe-timeout-ms N]
+
+Prints what etcd knows of a Harrier cluster: every registered process (role, node id, gRPC and
+metrics addresses, /healthz as probed now, the elections it holds), the active coordinator and
+WAL channel owner, and per collection its flushed segments, rows, indexed segments, channel
+checkpoints and the query nodes serving it. Read-only. --etcd takes host:port[,host:port] or an
+etcd:// URL (also HARRIER_ETCD). Exit code 0 when every process is healthy and a coordinator and a
+channel owner are elected, 1 otherwise, 2 on usage errors.
+`
+
+async function statusMain(argv: string[], out: (s: string) => void): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out(STATUS_USAGE)
+    return 0
+  }
+  let etcd = process.env.HARRIER_ETCD ?? ''
+  let json = false
+  let probeTimeoutMs = 2000
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--json') json = true
+    else if (a === '--etcd' || a.startsWith('--etcd=')) etcd = a.includes('=') ? a.slice(7) : (argv[++i] ?? '')
+    else if (a === '--probe-timeout-ms') probeTimeoutMs = Number(argv[++i])
+    else {
+      process.stderr.write(`unknown argument ${a}\n\n${STATUS_USAGE}`)
+      return 2
+    }
+  }
+  if (!etcd || !Number.isFinite(probeTimeoutMs) || probeTimeoutMs <= 0) {
+    process.stderr.write(STATUS_USAGE)
+    return 2
+  }
+  const meta = await openMetaStore(etcdUrl(etcd), { log: createLogger('silent') })
+  try {
+    const s = await clusterStatus(meta, { probeTimeoutMs })
+    out(json ? JSON.stringify(s, null, 2) : formatStatus(s))
+    const ok = s.processes.every((p) => p.healthy) && !!s.leaders.mixcoord && Object.keys(s.leaders).length > 1
+    return ok ? 0 : 1
+  } finally {
+    await meta.close()
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
   const [cmd, ...rest] = argv
@@ -58,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
     out(harrierVersion())
     return 0
   }
+  if (cmd === 'status') return statusMain(rest, out)
   if (cmd === 'deploy' || cmd === 'sizing') {
     const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t), version: harrierVersion() }
     return cmd === 'deploy' ? deployMain(rest, io) : sizingMain(rest, io)

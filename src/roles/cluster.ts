@@ -31,7 +31,8 @@ import { IndexBuildPool } from '../index/index.js'
 import { DataPlane } from '../nodes/data-plane.js'
 import { IndexService } from '../nodes/index-service.js'
 import type { StandaloneConfig } from './config.js'
-import { harrierVersion, WAL_CHANNEL } from './standalone.js'
+import { CHANNEL_ELECTION, DML_CHANNEL as WAL_CHANNEL } from '../streaming/routing.js'
+import { harrierVersion } from './standalone.js'
 
 export const CLUSTER_ROLES = ['proxy', 'mixcoord', 'rootcoord', 'datacoord', 'querycoord', 'indexcoord', 'datanode', 'querynode', 'indexnode'] as const
 export type ClusterRole = (typeof CLUSTER_ROLES)[number]
@@ -39,7 +40,6 @@ export type ClusterRole = (typeof CLUSTER_ROLES)[number]
 /** Milvus's default ports per role, so a host plan reads like Milvus's. */
 const ROLE_PORTS: Record<RoleName, number> = { proxy: 19530, mixcoord: 53100, datanode: 21124, querynode: 21123, indexnode: 21121 }
 
-const CHANNEL_ELECTION = `channel/${WAL_CHANNEL}`
 
 export interface RunningRole {
   readonly role: RoleName
@@ -57,7 +57,8 @@ export function normalizeRole(role: string): RoleName {
   throw new DbError('ParameterInvalid', `unknown role ${role}`)
 }
 
-function etcdUrl(v: string): string {
+/** `--etcd` accepts host:port[,host:port] (as Milvus's etcd.endpoints) or a full etcd:// URL. */
+export function etcdUrl(v: string): string {
   if (v.startsWith('etcd://')) return v
   const hosts = v
     .split(',')

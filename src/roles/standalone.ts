@@ -16,9 +16,10 @@ import { openMetaStore, openObjectStore, openWalProvider, type MetaStore, type O
 import { IndexBuildPool } from '../index/index.js'
 import { DataPlane, type RecoveryStats } from '../nodes/data-plane.js'
 import { IndexService } from '../nodes/index-service.js'
+import { DML_CHANNEL } from '../streaming/routing.js'
 import type { StandaloneConfig } from './config.js'
 
-export const WAL_CHANNEL = 'by-dev-rootcoord-dml_0'
+
 
 export function harrierVersion(): string {
   try {
@@ -49,7 +50,7 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
     closers.push(() => objects.close())
     const wals: WalProvider = await openWalProvider(join(cfg.dataDir, 'wal'), { log })
     closers.push(() => wals.close())
-    const wal = await wals.open(WAL_CHANNEL)
+    const wal = await wals.open(DML_CHANNEL)
     closers.push(() => wal.close())
 
     const catalog = new Catalog(meta)

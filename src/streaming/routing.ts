@@ -4,6 +4,14 @@
  */
 import { crc32c } from '../common/crc32.js'
 
+/**
+ * The physical WAL channel (pchannel) every collection's shards map onto today; named as Milvus
+ * names its first DML channel. Cluster processes agree on it, and the channel owner's election
+ * is `channel/<name>`.
+ */
+export const DML_CHANNEL = 'by-dev-rootcoord-dml_0'
+export const CHANNEL_ELECTION = `channel/${DML_CHANNEL}`
+
 const enc = new TextEncoder()
 
 /** 32-bit finalizer of murmur3: spreads sequential int64 keys evenly across shards. */

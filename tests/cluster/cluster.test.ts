@@ -105,6 +105,31 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     }
   })
 
+  it('harrier status shows every process, the elected roles and what each query node serves', async () => {
+    const { execFile } = await import('node:child_process')
+    const cli = new URL('../../src/roles/cli.js', import.meta.url).pathname
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string }>((resolve) => {
+        execFile(process.execPath, [cli, 'status', ...args], (err, stdout) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout }))
+      })
+    const etcd = infra.etcd.url.replace('etcd://', '')
+    const text = await run(['--etcd', etcd])
+    assert.equal(text.code, 0, text.stdout)
+    assert.match(text.stdout, /coordinator\s+mixcoord-/)
+    assert.match(text.stdout, /channel\/by-dev-rootcoord-dml_0\s+datanode-/)
+    const j = await run(['--etcd', etcd, '--json'])
+    const s = JSON.parse(j.stdout) as { processes: { role: string; healthy: boolean }[]; collections: { name: string; servedBy: string[]; flushedRows: number; loaded: boolean }[] }
+    const roles = s.processes.map((p) => p.role).sort()
+    assert.deepEqual(roles, ['datanode', 'datanode', 'indexnode', 'mixcoord', 'mixcoord', 'proxy', 'querynode', 'querynode'])
+    assert.ok(s.processes.every((p) => p.healthy))
+    const c1 = s.collections.find((c) => c.name === 'c1')!
+    assert.equal(c1.loaded, true)
+    assert.equal(c1.flushedRows, 3000)
+    assert.equal(c1.servedBy.length, 2)
+    const usage = await run(['--bogus'])
+    assert.equal(usage.code, 2)
+  })
+
   it('a query node killed under search load: searches never fail (two replicas), results stay complete', async () => {
     const qns = procs.filter((p) => p.role === 'querynode' && alive(p))
     assert.ok(qns.length >= 2)
@@ -215,6 +240,36 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     assert.equal(String(s.results[0]!.id), '7')
     const list = await client.showCollections()
     assert.deepEqual(list.data.map((c) => c.name).sort(), ['c1', 'c2'])
+  })
+})
+
+describe('cluster roles in random start order', { skip, timeout: 300_000 }, () => {
+  it('all roles started at once in a shuffled order converge and serve', async () => {
+    const infra = await startInfra()
+    const procs: RoleProcess[] = []
+    try {
+      const roles = ['proxy', 'mixcoord', 'datanode', 'querynode', 'indexnode']
+      // Fisher-Yates with Math.random: a different order each run, printed for reproduction.
+      for (let i = roles.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1))
+        ;[roles[i], roles[j]] = [roles[j]!, roles[i]!]
+      }
+      for (const r of roles) procs.push(await startRole(r, infra.args('shuffled'), { wait: false }))
+      await Promise.all(procs.map((p) => p.waitHealthy()))
+      const proxy = procs.find((p) => p.role === 'proxy')!
+      const c = new MilvusClient({ address: `127.0.0.1:${proxy.port}` })
+      try {
+        await createLoaded(c, 'r1')
+        const ins = await c.insert({ collection_name: 'r1', data: rows(0, 50) })
+        assert.equal(ins.status.error_code, 'Success', `order ${roles.join(',')}: ${ins.status.reason}`)
+        assert.equal(await count(c, 'r1'), 50, `order ${roles.join(',')}`)
+      } finally {
+        await c.closeConnection()
+      }
+    } finally {
+      for (const p of procs) await p.stop().catch(() => undefined)
+      await infra.stop()
+    }
   })
 })
 
