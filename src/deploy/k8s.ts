@@ -7,7 +7,7 @@
  *   overlays/<cluster>/   (from a host plan) replica counts, member counts and nodeSelectors on
  *                         harrier.io/<service>=true node labels, which label-nodes.sh sets
  *
- * Readiness uses /healthz (503 while a role waits for its dependencies), liveness only a TCP
+ * Readiness uses /healthz (500 while a role waits for its dependencies), liveness only a TCP
  * connect to :9091, so a role that is alive but waiting for etcd is not restarted in a loop.
  * Workers advertise their pod IP (downward API); the StatefulSets use their stable pod DNS names.
  */

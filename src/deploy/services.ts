@@ -16,7 +16,7 @@ export const HARRIER_HEALTHCHECK_SCRIPT = `fetch('http://127.0.0.1:${METRICS_POR
 export const NODE_BIN = '/usr/local/bin/node'
 
 /**
- * Roles wait for etcd, the object store and the broker themselves and answer 503 on /healthz until
+ * Roles wait for etcd, the object store and the broker themselves and answer 500 on /healthz until
  * they serve. The start period covers that wait; after it, 6 failed checks 10 s apart (a minute)
  * make Swarm replace the task.
  */

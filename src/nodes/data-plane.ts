@@ -8,7 +8,7 @@
  */
 import type { Catalog, CatalogChange } from '../catalog/catalog.js'
 import type { CollectionInfo, DeltalogInfo, SegmentIndexInfo, SegmentInfo, ShardCheckpoint } from '../catalog/model.js'
-import { DbError, invalid } from '../common/errors.js'
+import { DbError, invalid, isDbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { Timestamp, TsoAllocator } from '../common/tso.js'
 import type { ObjectStore, Wal, WalReader } from '../infra/index.js'
@@ -50,6 +50,8 @@ export interface DataPlaneDeps {
   readonly tso: TsoAllocator
   readonly log: Logger
   readonly config: DataPlaneConfig
+  /** Told once when the owned WAL is fenced or broken for good (cluster: step down). */
+  readonly onWalFailure?: (e: DbError) => void
 }
 
 /** One insert/upsert batch after validation: every stored field, full length. */
@@ -79,6 +81,7 @@ export class DataPlane {
   private readonly flushListeners: ((collectionIds: bigint[]) => void)[] = []
   private segmentLoader: ((rt: CollectionRuntime, seg: Segment) => Promise<void>) | undefined
   private follower: FollowerState | undefined
+  private walFailed = false
   private catalogLock: Promise<unknown> = Promise.resolve()
 
   constructor(deps: DataPlaneDeps) {
@@ -176,33 +179,42 @@ export class DataPlane {
   }
 
   private async followLoop(f: FollowerState): Promise<void> {
-    try {
-      for await (const entry of f.reader.follow(f.applied, f.abort.signal)) {
-        const msg = decodeDmlMessage(entry.payload)
-        this.deps.tso.observe(msg.ts)
-        this.applyMessage(msg, entry.offset, true)
-        f.applied = entry.offset + 1n
-        if (msg.ts > f.appliedTs) f.appliedTs = msg.ts
-        if (f.waiters.length > 0) {
-          const keep: typeof f.waiters = []
-          for (const w of f.waiters) if (f.applied >= w.offset) w.resolve()
-          else keep.push(w)
-          f.waiters = keep
+    let failures = 0
+    while (!f.abort.signal.aborted) {
+      try {
+        const entries = f.reader.follow(f.applied, f.abort.signal)
+        f.failed = undefined
+        for await (const entry of entries) {
+          const msg = decodeDmlMessage(entry.payload)
+          this.deps.tso.observe(msg.ts)
+          this.applyMessage(msg, entry.offset, true)
+          f.applied = entry.offset + 1n
+          f.failed = undefined
+          failures = 0
+          if (msg.ts > f.appliedTs) f.appliedTs = msg.ts
+          if (f.waiters.length > 0) {
+            const keep: typeof f.waiters = []
+            for (const w of f.waiters) if (f.applied >= w.offset) w.resolve()
+            else keep.push(w)
+            f.waiters = keep
+          }
         }
-      }
-    } catch (e) {
-      if (!f.abort.signal.aborted) {
+      } catch (e) {
+        if (f.abort.signal.aborted) return
+        // The broker went away or the consumer broke: resume from the next unapplied entry.
+        // Reads waiting meanwhile fail fast, so the proxy can use another replica.
         f.failed = e instanceof Error ? e : new Error(String(e))
-        this.deps.log.error({ err: e }, 'following the WAL failed; this replica stops serving reads')
-        for (const w of f.waiters.splice(0)) w.reject(f.failed)
+        for (const w of f.waiters.splice(0)) w.reject(new DbError('ServiceUnavailable', `replica is reconnecting to its WAL channel: ${f.failed.message}`))
+        if (++failures === 1 || failures % 20 === 0) this.deps.log.warn({ err: e, failures }, 'following the WAL failed; retrying')
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** Math.min(failures, 5), 3000)))
       }
     }
   }
 
   private waitApplied(offset: bigint): Promise<void> {
     const f = this.follower!
-    if (f.failed) return Promise.reject(new DbError('ServiceUnavailable', `replica is not following its WAL channel: ${f.failed.message}`))
     if (f.applied >= offset) return Promise.resolve()
+    if (f.failed) return Promise.reject(new DbError('ServiceUnavailable', `replica is not following its WAL channel: ${f.failed.message}`))
     return new Promise((resolve, reject) => f.waiters.push({ offset, resolve, reject }))
   }
 
@@ -334,7 +346,7 @@ export class DataPlane {
     const info = rt.info
     const groups = this.routeRows(rt, batch, partitionId)
     if (groups.size * 2 > MAX_PARTS_PER_MESSAGE) throw invalid(`one request may touch at most ${MAX_PARTS_PER_MESSAGE / 2} shard/partition pairs`)
-    const { ts } = await this.channel.append((ts) => {
+    const { ts } = await this.append((ts) => {
       const parts: DmlPart[] = []
       for (const [key, rows] of groups) {
         const [shard, part] = key.split('/') as [string, string]
@@ -359,7 +371,7 @@ export class DataPlane {
       if (!l) byShard.set(s, (l = []))
       l.push(i)
     }
-    const { ts } = await this.channel.append((ts) => ({
+    const { ts } = await this.append((ts) => ({
       collectionId,
       ts,
       parts: [...byShard].map(([shard, idx]) => ({
@@ -369,6 +381,22 @@ export class DataPlane {
       })),
     }))
     return ts
+  }
+
+  /**
+   * A fenced or failed WAL instance stays unusable (a failed append poisons the channel until it
+   * is reopened): the owner is told once, so a cluster data node can hand the channel over.
+   */
+  private async append(build: (ts: Timestamp) => DmlMessage): Promise<{ offset: bigint; ts: Timestamp }> {
+    try {
+      return await this.channel.append(build)
+    } catch (e) {
+      if (isDbError(e) && (e.kind === 'ChannelFenced' || e.kind === 'IoFailed') && !this.walFailed) {
+        this.walFailed = true
+        this.deps.onWalFailure?.(e)
+      }
+      throw e
+    }
   }
 
   private routeRows(rt: CollectionRuntime, batch: RowBatch, partitionId: bigint | undefined): Map<string, number[]> {

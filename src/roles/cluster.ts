@@ -249,6 +249,13 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           tso,
           log: log.child({ role: 'datanode' }),
           config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs },
+          // Crash-only: a broken or fenced channel is handed over by exiting; a standby (or this
+          // process, restarted) recovers it from the catalog and the WAL with a new term.
+          onWalFailure: (e) => {
+            setState(`WAL channel unusable: ${e.message}`)
+            log.error({ err: e }, 'the WAL channel is fenced or broken; stepping down')
+            lostResolve(e.message)
+          },
         })
         const indexes = new IndexService({ catalog, objects, data, log })
         closers.push(() => indexes.close())

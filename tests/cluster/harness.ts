@@ -5,13 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { startCephRgw, type CephRgw } from '../conformance/ceph-rgw.js'
-import { freePort, startEtcd, startNats, type TestServer } from '../conformance/servers.js'
+import { freePort, startEtcd, startNats, type RestartableServer, type TestServer } from '../conformance/servers.js'
 
 const CLI = fileURLToPath(new URL('../../src/roles/cli.js', import.meta.url))
 
 export interface Infra {
   readonly etcd: TestServer
-  readonly nats: TestServer
+  readonly nats: RestartableServer
   readonly s3: CephRgw
   /** Flags every role needs. */
   args(prefix: string): string[]

@@ -271,7 +271,7 @@ export class NatsWalProvider implements WalProvider {
     const consumer = await this.#api(what, () =>
       this.#js.consumers.get(st.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(from < 0n ? 0n : from) + 1 }),
     )
-    const msgs = await this.#api(what, () => consumer.consume({ max_bytes: Math.max(8 << 20, 2 * this.maxPayload) }))
+    const msgs = await this.#api(what, () => consumer.consume(consumeOptions()))
     const stop = () => void msgs.close().catch(() => undefined)
     signal.addEventListener('abort', stop, { once: true })
     try {
@@ -516,7 +516,7 @@ export class NatsWalProvider implements WalProvider {
     )
     const msgs = await this.#api(what, () =>
       // Buffered by bytes, so memory stays bounded whatever the entry size.
-      consumer.consume({ max_bytes: Math.max(8 << 20, 2 * this.maxPayload) }),
+      consumer.consume(consumeOptions()),
     )
     const it = msgs[Symbol.asyncIterator]()
     try {
@@ -680,6 +680,16 @@ export class NatsWal implements Wal {
     if (this.#st.term > this.term) throw fenced(this.#st, this.term, this.#st.term)
     if (this.#st.failed) throw this.#st.failed
   }
+}
+
+/**
+ * Pull options for ordered consumers. A message count, not `max_bytes`: nats.js 2.29 mutates the
+ * options it is given (adding a message count to a byte limit) and reuses them when an ordered
+ * consumer resets after a reconnect, where "both limits set" then throws from inside the client
+ * and takes the process down. 32 entries of at most max_payload each bound the buffer.
+ */
+function consumeOptions(): { max_messages: number } {
+  return { max_messages: 32 }
 }
 
 async function drain(st: ChannelState): Promise<void> {
