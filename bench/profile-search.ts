@@ -7,7 +7,9 @@
  * Data: datasets.ts's `768` set when BENCH_SEARCH_DIM is 768, else the `128` one.
  * Env: PROFILE_DIR (data dir to reuse; default a fixed temp path), PROFILE_QUERIES (2000),
  * PROFILE_EF (48), PROFILE_CLIENTS (1,8), PROFILE_CPU=0 to measure without the profiler,
- * HARRIER_CLI (another build's dist/src/roles/cli.js, for A/B runs on the same data). Besides QPS
+ * HARRIER_CLI (another build's dist/src/roles/cli.js, for A/B runs on the same data),
+ * PROFILE_SEGMENT_ROWS (rows per sealed segment; default all rows in one; keep it for a reused
+ * PROFILE_DIR, or compaction merges the segments). Besides QPS
  * it reports CPU time per search of the server (from /proc) and of the client process.
  *
  * Run: `npx tsc -p . && node dist/bench/profile-search.js`
@@ -33,12 +35,17 @@ async function waitIndexed(client: MilvusClient, rows: number): Promise<void> {
   }
 }
 
+/** --segment-max-rows for preparing and serving (a smaller cap lets compaction merge segments). */
+function segmentArgs(rows: number): string[] {
+  return ['--segment-max-rows', String(envNum('PROFILE_SEGMENT_ROWS', rows + 1))]
+}
+
 async function prepare(dir: string, rows: number, dim: number, base: Float32Array, metric: string): Promise<void> {
   const marker = join(dir, '.profile-ready')
   if (existsSync(marker)) return
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
-  const server = await startChildServer(dir, ['--log-level', 'warn', '--segment-max-rows', String(rows + 1)])
+  const server = await startChildServer(dir, ['--log-level', 'warn', ...segmentArgs(rows)])
   try {
     const client = server.client()
     await client.createCollection({
@@ -50,8 +57,10 @@ async function prepare(dir: string, rows: number, dim: number, base: Float32Arra
         { name: 'bucket', data_type: DataType.Int32 },
       ],
     })
-    for (let i = 0; i < rows; i += 5000) {
-      const n = Math.min(5000, rows - i)
+    // A flush seals every growing segment: batches that each fill one segment keep the layout fixed.
+    const batch = process.env.PROFILE_SEGMENT_ROWS ? Math.min(20_000, envNum('PROFILE_SEGMENT_ROWS', 0)) : 5000
+    for (let i = 0; i < rows; i += batch) {
+      const n = Math.min(batch, rows - i)
       await client.insert({
         collection_name: 'bench',
         data: Array.from({ length: n }, (_, j) => ({ id: i + j, v: Array.from(base.subarray((i + j) * dim, (i + j + 1) * dim)), bucket: (i + j) % 1000 })),
@@ -76,10 +85,10 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100
 }
 
-async function startProfiledServer(dir: string, nodeFlags: string[]): Promise<{ pid: number; client(): MilvusClient; stop(): Promise<void> }> {
+async function startProfiledServer(dir: string, nodeFlags: string[], args: string[]): Promise<{ pid: number; client(): MilvusClient; stop(): Promise<void> }> {
   const port = await freePort()
   const metricsPort = await freePort()
-  const child = spawn(process.execPath, [...nodeFlags, process.env.HARRIER_CLI ?? CLI, 'run', 'standalone', '--data-dir', dir, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...nodeFlags, process.env.HARRIER_CLI ?? CLI, 'run', 'standalone', '--data-dir', dir, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -184,7 +193,7 @@ async function main(): Promise<void> {
   const profDir = join(dir, 'cpuprof')
   rmSync(profDir, { recursive: true, force: true })
   const profile = process.env.PROFILE_CPU !== '0'
-  const server = await startProfiledServer(dir, profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])
+  const server = await startProfiledServer(dir, profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [], segmentArgs(rows))
   try {
     const warm = server.client()
     await warm.connectPromise

@@ -13,7 +13,8 @@
  * Sizes: BENCH_INSERT_ROWS (default 50,000), BENCH_RESTART_ROWS (1,000,000), BENCH_WAL_ROWS (200,000),
  * BENCH_SEARCH_ROWS x BENCH_SEARCH_DIM (100,000 x 128), BENCH_SEARCH768_ROWS (25,000),
  * BENCH_SEARCH_QUERIES (300). BENCH_SECTIONS picks sections (default filter,insert,restart,search;
- * `cluster` adds cluster.ts: cluster vs standalone on one machine, and query-node failover time).
+ * `cluster` adds cluster.ts: cluster vs standalone on one machine, and query-node failover time;
+ * `segments` adds segments.ts: one collection in several sealed HNSW segments, BENCH_SEGMENTS_*).
  * Results are printed as markdown and written to bench/results/<timestamp>.json.
  */
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
@@ -25,6 +26,7 @@ import { startNullServer } from './null-server.js'
 import { benchSet } from './datasets.js'
 import { runSearchBench, type SearchBenchResult } from './search.js'
 import { clusterMarkdown, runClusterBench } from './cluster.js'
+import { runSegmentsBench, segmentsBenchOptions, segmentsMarkdown } from './segments.js'
 import { runFilterBench } from '../src/expr/filter.bench.js'
 import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
 
@@ -290,6 +292,12 @@ async function main(): Promise<void> {
       searchSection(sr)
     }
     results.search = all
+  }
+  if (sections.has('segments')) {
+    // Opt-in (BENCH_SECTIONS=...,segments): what a search pays per sealed segment.
+    const r = await runSegmentsBench(segmentsBenchOptions(process.env))
+    out(`\n${segmentsMarkdown(r)}`)
+    results.segments = r
   }
   if (sections.has('cluster')) {
     // Opt-in (BENCH_SECTIONS=...,cluster): starts etcd, NATS and Ceph RGW like the cluster tests.

@@ -11,6 +11,7 @@
  * the failover window; then the client gets a Milvus ServiceUnavailable status, not a hang.
  */
 import * as grpc from '@grpc/grpc-js'
+import protobuf from 'protobufjs'
 import { DbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { Metrics } from '../access/metrics.js'
@@ -47,6 +48,11 @@ export function targetOf(method: string): Target {
 
 export interface ProxyRouterOptions {
   readonly view: ClusterView
+  /**
+   * Which query nodes serve a collection, from the request's db and collection name; undefined
+   * when unknown (then any query node is tried, and it answers from its own catalog).
+   */
+  readonly servingNodes?: (db: string, collection: string) => Promise<readonly string[] | undefined>
   readonly channelElection: string
   readonly host: string
   readonly port: number
@@ -57,6 +63,31 @@ export interface ProxyRouterOptions {
 }
 
 const raw = (b: Buffer): Buffer => b
+
+/**
+ * Fields 2 (db name) and 3 (collection name) of a read request, read without decoding the rest
+ * (the query vectors): every routed read request of MilvusService numbers them so.
+ */
+export function collectionOf(body: Buffer): { db: string; collection: string } {
+  let db = ''
+  let collection = ''
+  const r = new protobuf.Reader(body)
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32()
+      const field = tag >>> 3
+      if ((field === 2 || field === 3) && (tag & 7) === 2) {
+        const v = r.string()
+        if (field === 2) db = v
+        else collection = v
+        if (collection && db) break
+      } else r.skipType(tag & 7)
+    }
+  } catch {
+    // A malformed request: routed anywhere, the query node answers with a proper error.
+  }
+  return { db, collection }
+}
 
 export class ProxyRouter {
   private readonly o: ProxyRouterOptions
@@ -101,20 +132,29 @@ export class ProxyRouter {
   }
 
   /** Backends for `target`, in the order to try them. */
-  private candidates(target: Target): SessionInfo[] {
-    const { view } = this.o
-    if (target === 'coordinator') {
-      const l = view.leader('mixcoord')
+  private async candidates(target: Target, body?: Buffer, md?: grpc.Metadata): Promise<SessionInfo[]> {
+    if (target !== 'querynode') {
+      const l = this.leaderOf(target)
       return l ? [l] : []
     }
-    if (target === 'datanode') {
-      const l = view.leader(this.o.channelElection)
-      return l ? [l] : []
+    let nodes = this.o.view.nodes('querynode').filter((n) => n.address)
+    if (body && this.o.servingNodes) {
+      const { db, collection } = collectionOf(body)
+      const mdDb = md?.get('dbname')[0]
+      const placed = collection ? await this.o.servingNodes(db || (mdDb ? mdDb.toString() : '') || 'default', collection) : undefined
+      if (placed && placed.length > 0) {
+        const set = new Set(placed)
+        const serving = nodes.filter((n) => set.has(n.nodeId))
+        if (serving.length > 0) nodes = serving
+      }
     }
-    const nodes = view.nodes('querynode').filter((n) => n.address)
     if (nodes.length === 0) return []
     const start = this.rr++ % nodes.length
     return [...nodes.slice(start), ...nodes.slice(0, start)]
+  }
+
+  private leaderOf(target: Target): SessionInfo | undefined {
+    return this.o.view.leader(target === 'coordinator' ? 'mixcoord' : this.o.channelElection)
   }
 
   private async forward(method: string, path: string, body: Buffer, md: grpc.Metadata): Promise<Buffer> {
@@ -123,10 +163,10 @@ export class ProxyRouter {
     let last: unknown
     let delay = 100
     for (;;) {
-      const cands = this.candidates(target)
+      const cands = await this.candidates(target, body, md)
       for (const c of cands) {
         try {
-          return await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.candidates(target)[0]?.nodeId === c.nodeId)
+          return await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.leaderOf(target)?.nodeId === c.nodeId)
         } catch (e) {
           last = e
           // Only transport failures move on. An insert is retried only when it surely never

@@ -82,6 +82,9 @@ export class DataPlane {
   private segmentLoader: ((rt: CollectionRuntime, seg: Segment) => Promise<void>) | undefined
   private follower: FollowerState | undefined
   private walFailed = false
+  private placement: ((collectionId: bigint) => boolean) | undefined
+  /** Collections whose flushed segments are loaded here (all loaded ones without a placement). */
+  private readonly served = new Set<bigint>()
   private catalogLock: Promise<unknown> = Promise.resolve()
 
   constructor(deps: DataPlaneDeps) {
@@ -101,7 +104,50 @@ export class DataPlane {
   runtime(collectionId: bigint): CollectionRuntime {
     const rt = this.runtimes.get(collectionId)
     if (!rt) throw new DbError('CollectionNotFound', `collection id ${collectionId}`)
+    // A query node holds the flushed segments only of the collections placed on it; for the
+    // others its rows are incomplete, so it must not answer.
+    if (this.placement && rt.info.load && !this.served.has(collectionId)) {
+      throw new DbError('CollectionNotLoaded', `collection ${rt.info.name} is not served by this query node`)
+    }
     return rt
+  }
+
+  /**
+   * Cluster query nodes: load flushed segments only of the collections `placed` says (the query
+   * coordinator's placement). Growing data of every collection is still followed, so a collection
+   * placed here later needs only its flushed segments read. Call refreshPlacement() on change.
+   */
+  setPlacement(placed: (collectionId: bigint) => boolean): void {
+    this.placement = placed
+  }
+
+  /** Collections whose rows this replica holds completely. */
+  servedCollections(): bigint[] {
+    return [...this.runtimes.values()].filter((rt) => rt.info.load && (!this.placement || this.served.has(rt.info.id))).map((rt) => rt.info.id)
+  }
+
+  private shouldLoad(id: bigint, info: CollectionInfo): boolean {
+    return !!info.load && (!this.placement || this.placement(id))
+  }
+
+  private async loadServed(rt: CollectionRuntime): Promise<{ segments: number; rows: number }> {
+    const n = await this.loadFlushed(rt)
+    this.served.add(rt.info.id)
+    return n
+  }
+
+  /** Loads what was newly placed here and releases what moved away. */
+  refreshPlacement(): Promise<void> {
+    const run = async () => {
+      for (const rt of [...this.runtimes.values()]) {
+        const want = this.shouldLoad(rt.info.id, rt.info)
+        if (want && !this.served.has(rt.info.id)) await this.loadServed(rt)
+        else if (!want && this.served.has(rt.info.id)) this.release(rt.info.id)
+      }
+    }
+    const p = this.catalogLock.then(run, run)
+    this.catalogLock = p.catch((e: unknown) => this.deps.log.error({ err: e }, 'applying a placement change failed'))
+    return p
   }
 
   // ---------------------------------------------------------------- recovery
@@ -141,8 +187,8 @@ export class DataPlane {
         if (cp) tso.observe(cp.ts)
       }
       await this.loadDeltalogs(rt, catalog.deltalogsOf(info.id))
-      if (info.load) {
-        const n = await this.loadFlushed(rt)
+      if (this.shouldLoad(info.id, info)) {
+        const n = await this.loadServed(rt)
         flushedSegments += n.segments
         loadedRows += n.rows
       }
@@ -170,7 +216,7 @@ export class DataPlane {
     }
     this.follower = f
     // Catch up to the tail before serving, so the first reads are not served from a stale replica.
-    const tail = await reader.tail()
+    const tail = await this.readIndex(f)
     f.done = this.followLoop(f)
     await this.waitApplied(tail)
     const stats = { ...loaded.stats, replayedMessages: 0, replayedRows: 0, ms: Date.now() - t0 }
@@ -185,19 +231,15 @@ export class DataPlane {
         const entries = f.reader.follow(f.applied, f.abort.signal)
         f.failed = undefined
         for await (const entry of entries) {
+          if (entry.offset < f.applied) continue // already applied (a resumed consumer may repeat)
           const msg = decodeDmlMessage(entry.payload)
           this.deps.tso.observe(msg.ts)
           this.applyMessage(msg, entry.offset, true)
-          f.applied = entry.offset + 1n
+          if (entry.offset + 1n > f.applied) f.applied = entry.offset + 1n
           f.failed = undefined
           failures = 0
           if (msg.ts > f.appliedTs) f.appliedTs = msg.ts
-          if (f.waiters.length > 0) {
-            const keep: typeof f.waiters = []
-            for (const w of f.waiters) if (f.applied >= w.offset) w.resolve()
-            else keep.push(w)
-            f.waiters = keep
-          }
+          this.wakeWaiters(f)
         }
       } catch (e) {
         if (f.abort.signal.aborted) return
@@ -209,6 +251,30 @@ export class DataPlane {
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** Math.min(failures, 5), 3000)))
       }
     }
+  }
+
+  /**
+   * The broker's tail; and when everything between our position and it was truncated (flushed
+   * meanwhile), our position moves up, since there is nothing left to read there.
+   */
+  private async readIndex(f: FollowerState): Promise<bigint> {
+    const tail = await f.reader.tail()
+    if (f.applied < tail && f.reader.firstOffset) {
+      const first = await f.reader.firstOffset()
+      if (first > f.applied) {
+        f.applied = first
+        this.wakeWaiters(f)
+      }
+    }
+    return tail
+  }
+
+  private wakeWaiters(f: FollowerState): void {
+    if (f.waiters.length === 0) return
+    const keep: typeof f.waiters = []
+    for (const w of f.waiters) if (f.applied >= w.offset) w.resolve()
+    else keep.push(w)
+    f.waiters = keep
   }
 
   private waitApplied(offset: bigint): Promise<void> {
@@ -235,17 +301,18 @@ export class DataPlane {
       if (ch.kind !== 'collection') continue
       if (!ch.next) {
         this.runtimes.delete(ch.id)
+        this.served.delete(ch.id)
         continue
       }
       const rt = this.runtimes.get(ch.id)
       if (!rt) {
         const created = new CollectionRuntime(ch.next, (s) => catalog.checkpoint(ch.id, s)?.offset ?? this.follower?.applied ?? 0n, this.deps.config.segmentMaxRows)
         this.runtimes.set(ch.id, created)
-        if (ch.next.load) await this.loadFlushed(created)
+        if (this.shouldLoad(ch.id, ch.next)) await this.loadServed(created)
         continue
       }
       rt.info = ch.next
-      if (ch.next.load && !ch.prev?.load) await this.loadFlushed(rt)
+      if (this.shouldLoad(ch.id, ch.next) && !this.served.has(ch.id)) await this.loadServed(rt)
       else if (!ch.next.load && ch.prev?.load) this.release(ch.id)
     }
     // A flush commit: segments + deltalogs + checkpoints of one transaction.
@@ -260,7 +327,7 @@ export class DataPlane {
     const ready: { rt: CollectionRuntime; seg: Segment }[] = []
     for (const a of added) {
       const rt = this.runtimes.get(a.collectionId)
-      if (!rt || !rt.info.load || rt.loadedSegments.has(a.id)) continue
+      if (!rt || !rt.info.load || rt.loadedSegments.has(a.id) || (this.placement && !this.served.has(a.collectionId))) continue
       const seg = await this.readSegment(rt, a.next!)
       if (this.segmentLoader) await this.segmentLoader(rt, seg)
       ready.push({ rt, seg })
@@ -440,7 +507,7 @@ export class DataPlane {
     if (f) {
       // A follower cannot know which timestamps the owner handed out; the WAL tail is its read
       // index: every write acknowledged before this read sits below it.
-      if (guarantee > f.appliedTs || f.failed) await this.waitApplied(await f.reader.tail())
+      if (guarantee > f.appliedTs || f.failed) await this.waitApplied(await this.readIndex(f))
       return f.appliedTs
     }
     await this.channel.waitTsafe(guarantee)
@@ -496,6 +563,7 @@ export class DataPlane {
     if (!rt) return
     for (const sh of rt.shards) sh.releaseFlushed()
     rt.loadedSegments.clear()
+    this.served.delete(collectionId)
   }
 
   private async loadFlushed(rt: CollectionRuntime): Promise<{ segments: number; rows: number }> {

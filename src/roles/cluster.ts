@@ -22,6 +22,7 @@ import { MilvusService } from '../access/milvus-service.js'
 import { Catalog, type CatalogChange } from '../catalog/catalog.js'
 import { ClusterView, ELECTION_PREFIX, Session, waitFor, type RoleName, type SessionInfo } from '../cluster/session.js'
 import { ProxyRouter } from '../cluster/proxy-router.js'
+import { PlacementView, QueryCoord } from '../cluster/query-coord.js'
 import { DbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import { TsoAllocator } from '../common/tso.js'
@@ -176,7 +177,28 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         setState('starting: reading the cluster view')
         const view = await ClusterView.open(meta)
         closers.push(async () => view.close())
-        const router = new ProxyRouter({ view, channelElection: CHANNEL_ELECTION, host: cfg.host, port, log, metrics })
+        const placement = await PlacementView.open(meta)
+        closers.push(async () => placement.close())
+        // Metadata only (names, aliases, ids): enough to route a read to the nodes holding its collection.
+        const catalog = await loadCatalog()
+        catalog.follow(() => undefined)
+        const resolve = (dbName: string, name: string) => {
+          const db = catalog.databaseByName(dbName)
+          return db ? (catalog.collectionByName(db.id, name) ?? catalog.collection(catalog.alias(db.id, name)?.collectionId ?? -1n)) : undefined
+        }
+        const servingNodes = async (dbName: string, name: string): Promise<string[] | undefined> => {
+          let c = resolve(dbName, name)
+          if (!c) {
+            // Created a moment ago through another path: catch up with etcd once.
+            await catalog.sync().catch(() => undefined)
+            c = resolve(dbName, name)
+          }
+          if (!c) return undefined
+          const placed = placement.nodesOf(c.id)
+          const serving = view.nodes('querynode').filter((n) => placed.includes(n.nodeId) && n.serving?.collections?.includes(c.id.toString()))
+          return serving.length > 0 ? serving.map((n) => n.nodeId) : [...placed]
+        }
+        const router = new ProxyRouter({ view, servingNodes, channelElection: CHANNEL_ELECTION, host: cfg.host, port, log, metrics })
         grpcPort = await router.start()
         closers.push(() => router.stop())
         await register(`${advertise}:${grpcPort}`)
@@ -201,7 +223,11 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         catalog.follow(() => undefined)
         const indexes = new IndexService({ catalog, objects, log: log.child({ role: 'indexcoord' }) })
         closers.push(() => indexes.close())
-        const servingQueryNodes = (id: bigint) => view.nodes('querynode').filter((n) => n.serving?.collections?.includes(id.toString()))
+        const placement = await PlacementView.open(meta)
+        closers.push(async () => placement.close())
+        const queryCoord = new QueryCoord({ store: meta, catalog, view, placement, log: log.child({ role: 'querycoord' }) })
+        queryCoord.start()
+        closers.push(async () => queryCoord.stop())
         const hooks: CoordHooks = {
           ...noHooks(),
           dropCollection: (id, files) => {
@@ -209,12 +235,13 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
             if (keys.length > 0) objects.delete(keys).catch((e: unknown) => log.warn({ err: e, collectionId: id.toString() }, 'garbage collection of dropped collection files failed'))
           },
           queryNodes: () => ({ count: view.nodes('querynode').length, standalone: false }),
-          // LoadCollection returns once every live query node serves the collection.
+          // LoadCollection returns once replica_number query nodes serve the collection.
           loaded: async (info) => {
             const until = Date.now() + 120_000
+            queryCoord.kick()
             for (;;) {
-              const all = view.nodes('querynode')
-              if (all.length > 0 && servingQueryNodes(info.id).length >= all.length) return
+              const want = Math.min(info.load?.replicaNumber ?? 1, view.nodes('querynode').length)
+              if (want > 0 && queryCoord.serving(info.id).length >= want) return
               if (Date.now() > until) throw new DbError('ServiceUnavailable', `query nodes did not finish loading collection ${info.name} in 120 s`)
               await new Promise((r) => setTimeout(r, 50))
             }
@@ -286,10 +313,13 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         })
         const indexes = new IndexService({ catalog, objects, data, log })
         closers.push(() => indexes.close())
+        const placement = await PlacementView.open(meta)
+        closers.push(async () => placement.close())
+        data.setPlacement((id) => placement.nodesOf(id).includes(nodeId))
         setState('recovering: loading segments and following the WAL')
         await data.recoverAsFollower(reader)
         closers.push(() => data.stop())
-        const servingNow = () => catalog.allCollections().filter((c) => c.load).map((c) => c.id.toString()).sort()
+        const servingNow = () => data.servedCollections().map(String).sort()
         let published = ''
         let session: Session | undefined
         const publish = async () => {
@@ -304,6 +334,12 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
             .then(() => indexes.applyCatalogChanges(changes))
             .then(publish)
             .catch((e: unknown) => log.error({ err: e }, 'applying catalog changes failed'))
+        })
+        placement.onChange(() => {
+          void data
+            .refreshPlacement()
+            .then(publish)
+            .catch((e: unknown) => log.error({ err: e }, 'applying a placement change failed'))
         })
         const root = new RootCoord({ catalog, hooks: noHooks(), tso, log })
         const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode' })

@@ -29,7 +29,7 @@ async function count(c: MilvusClient, name: string): Promise<number> {
   return Number(r.data[0]!['count(*)'])
 }
 
-async function createLoaded(c: MilvusClient, name: string): Promise<void> {
+async function createLoaded(c: MilvusClient, name: string, replicas = 1): Promise<void> {
   const cr = await c.createCollection({
     collection_name: name,
     fields: [
@@ -41,7 +41,7 @@ async function createLoaded(c: MilvusClient, name: string): Promise<void> {
   assert.equal(cr.error_code, 'Success', cr.reason)
   const ix = await c.createIndex({ collection_name: name, field_name: 'v', index_type: 'HNSW', metric_type: 'L2', params: { M: 8, efConstruction: 64 } })
   assert.equal(ix.error_code, 'Success', ix.reason)
-  const ld = await c.loadCollectionSync({ collection_name: name })
+  const ld = await c.loadCollectionSync({ collection_name: name, replica_number: replicas })
   assert.equal(ld.error_code, 'Success', ld.reason)
 }
 
@@ -79,7 +79,7 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     assert.equal((await qn1.health()).status, 200)
     assert.match((await coord.health()).body, /OK|serving|standby/i)
     client = new MilvusClient({ address: `127.0.0.1:${proxy.port}` })
-    await createLoaded(client, 'c1')
+    await createLoaded(client, 'c1', 2)
     const ins = await client.insert({ collection_name: 'c1', data: rows(0, 3000) })
     assert.equal(ins.status.error_code, 'Success', ins.status.reason)
     assert.equal(await count(client, 'c1'), 3000)
@@ -158,6 +158,58 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     const fresh = await start('querynode')
     assert.equal((await fresh.health()).status, 200)
     for (let i = 0; i < 6; i++) assert.equal(await count(client, 'c1'), 2900)
+  })
+
+  it('collections with one replica are spread over query nodes; when the holder dies its collection moves', async () => {
+    for (const name of ['c3', 'c4']) {
+      await createLoaded(client, name, 1)
+      const ins = await client.insert({ collection_name: name, data: rows(0, 400) })
+      assert.equal(ins.status.error_code, 'Success', ins.status.reason)
+      await client.flushSync({ collection_names: [name] })
+      assert.equal(await count(client, name), 400)
+    }
+    const { execFile } = await import('node:child_process')
+    const cli = new URL('../../src/roles/cli.js', import.meta.url).pathname
+    const status = () =>
+      new Promise<{ processes: { nodeId: string; role: string; pid: number }[]; collections: { name: string; servedBy: string[] }[] }>((resolve, reject) => {
+        execFile(process.execPath, [cli, 'status', '--etcd', infra.etcd.url.replace('etcd://', ''), '--json'], (_err, stdout) => {
+          try {
+            resolve(JSON.parse(stdout))
+          } catch (e) {
+            reject(e)
+          }
+        })
+      })
+    const s = await status()
+    const c3 = s.collections.find((c) => c.name === 'c3')!.servedBy
+    const c4 = s.collections.find((c) => c.name === 'c4')!.servedBy
+    assert.equal(c3.length, 1)
+    assert.equal(c4.length, 1)
+    assert.notEqual(c3[0], c4[0], 'the two single-replica collections should sit on different query nodes')
+    // Kill c3's holder: the coordinator places c3 on the survivor, which loads it from S3.
+    const holder = s.processes.find((p) => p.nodeId === c3[0])!
+    const proc = procs.find((p) => p.child.pid === holder.pid)!
+    const t0 = Date.now()
+    await proc.kill9()
+    for (;;) {
+      const n = await count(client, 'c3').catch(() => -1)
+      if (n === 400) break
+      assert.ok(Date.now() - t0 < 10_000, `c3 not complete again within 10 s (count ${n})`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.equal(await count(client, 'c4'), 400)
+    assert.equal(await count(client, 'c1'), 2900)
+    // A replacement node takes a share back (balance), without a window where c1 loses a replica.
+    const fresh = await start('querynode')
+    const by = Date.now() + 30_000
+    for (;;) {
+      const st = await status()
+      const served = st.collections.flatMap((c) => c.servedBy)
+      if (served.some((n) => st.processes.find((p) => p.nodeId === n)?.pid === fresh.child.pid) && st.collections.find((c) => c.name === 'c1')!.servedBy.length === 2) break
+      assert.ok(Date.now() < by, `new query node got no collection: ${JSON.stringify(st.collections)}`)
+      await new Promise((r) => setTimeout(r, 300))
+    }
+    for (const [name, n] of [['c1', 2900], ['c3', 400], ['c4', 400]] as const) assert.equal(await count(client, name), n)
   })
 
   it('the data node killed during ingestion: the standby takes over; no acknowledged row is lost', async () => {
@@ -278,7 +330,7 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     const s = await client.search({ collection_name: 'c2', data: [vec(7)], limit: 1, consistency_level: 'Strong' as never })
     assert.equal(String(s.results[0]!.id), '7')
     const list = await client.showCollections()
-    assert.deepEqual(list.data.map((c) => c.name).sort(), ['c1', 'c2'])
+    assert.deepEqual(list.data.map((c) => c.name).sort(), ['c1', 'c2', 'c3', 'c4'])
   })
 })
 

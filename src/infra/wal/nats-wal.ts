@@ -259,6 +259,7 @@ export class NatsWalProvider implements WalProvider {
       return {
         channel,
         tail: async () => BigInt((await this.#api(what, () => this.#jsm.streams.info(st.stream))).state.last_seq),
+        firstOffset: async () => BigInt((await this.#api(what, () => this.#jsm.streams.info(st.stream))).state.first_seq - 1),
         follow: (from: bigint, signal: AbortSignal) => this.#follow(st, from, signal),
       }
     })

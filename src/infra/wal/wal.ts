@@ -53,6 +53,11 @@ export interface WalReader {
   /** The offset the next durable entry will get, as the log sees it now. */
   tail(): Promise<bigint>
   /**
+   * The lowest offset still readable (entries below were truncated). A follower whose position is
+   * below it may move up to it: truncation only removes what every checkpoint has passed.
+   */
+  firstOffset?(): Promise<bigint>
+  /**
    * Entries with offset >= from, in order, then new ones as they become durable, until `signal`
    * aborts (the iteration then ends without an error). Entries truncated away before they could be
    * read are skipped: a follower learns their content from the flushed segments instead.
