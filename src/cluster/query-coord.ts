@@ -16,8 +16,9 @@
  * Placement is per collection, so capacity grows with the number of collections, not within one.
  */
 import type { Catalog } from '../catalog/catalog.js'
+import { DbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
-import type { MetaStore, Watcher } from '../infra/index.js'
+import type { Compare, MetaStore, Watcher } from '../infra/index.js'
 import type { ClusterView, SessionInfo } from './session.js'
 
 export const PLACEMENT_PREFIX = 'harrier/placement/'
@@ -73,8 +74,11 @@ export class QueryCoord {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> = Promise.resolve()
   private dirty = false
+  private readonly fence: readonly Compare[]
 
-  constructor(deps: { store: MetaStore; catalog: Catalog; view: ClusterView; placement: PlacementView; log: Logger }) {
+  /** `fence`: the coordinator's election guard; placement written by a deposed coordinator is refused. */
+  constructor(deps: { store: MetaStore; catalog: Catalog; view: ClusterView; placement: PlacementView; log: Logger; fence: readonly Compare[] }) {
+    this.fence = deps.fence
     this.store = deps.store
     this.catalog = deps.catalog
     this.view = deps.view
@@ -150,12 +154,17 @@ export class QueryCoord {
     for (const [id, ns] of next) {
       const old = this.placement.nodesOf(id)
       if (old.length === ns.length && old.every((n, i) => n === ns[i])) continue
-      await this.store.put(PLACEMENT_PREFIX + id, JSON.stringify({ nodes: ns }))
+      await this.write({ type: 'put', key: PLACEMENT_PREFIX + id, value: JSON.stringify({ nodes: ns }) })
       this.log.info({ collection: id, nodes: ns }, 'collection placement')
     }
     for (const [id] of this.placement.entries()) {
-      if (!next.has(id)) await this.store.delete(PLACEMENT_PREFIX + id)
+      if (!next.has(id)) await this.write({ type: 'delete', key: PLACEMENT_PREFIX + id })
     }
+  }
+
+  private async write(op: { type: 'put'; key: string; value: string } | { type: 'delete'; key: string }): Promise<void> {
+    const res = await this.store.txn({ compare: this.fence, success: [op] })
+    if (!res.succeeded) throw new DbError('ServiceUnavailable', 'this coordinator is no longer active; placement not written')
   }
 
   stop(): void {

@@ -218,14 +218,13 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         closers.push(async () => view.close())
         setState('standby: waiting to be elected coordinator', true)
         const fence = await session.campaign('mixcoord', abort.signal, (holder) => setState(`standby: coordinator ${holder?.nodeId ?? '?'} is active`, true))
-        void fence
         const catalog = await loadCatalog()
         catalog.follow(() => undefined)
         const indexes = new IndexService({ catalog, objects, log: log.child({ role: 'indexcoord' }) })
         closers.push(() => indexes.close())
         const placement = await PlacementView.open(meta)
         closers.push(async () => placement.close())
-        const queryCoord = new QueryCoord({ store: meta, catalog, view, placement, log: log.child({ role: 'querycoord' }) })
+        const queryCoord = new QueryCoord({ store: meta, catalog, view, placement, fence, log: log.child({ role: 'querycoord' }) })
         queryCoord.start()
         closers.push(async () => queryCoord.stop())
         const hooks: CoordHooks = {
