@@ -44,6 +44,11 @@ export interface MilvusServiceDeps {
   readonly syncCatalog?: () => Promise<void>
   /** What GetComponentStates reports as this process's role. */
   readonly role?: string
+  /**
+   * Primary keys a delete filter matches, asked of the replicas that hold flushed rows (a cluster
+   * data node keeps only growing data); local evaluation otherwise.
+   */
+  readonly matchKeys?: (c: CollectionInfo, db: string, expr: string, partitionNames: readonly string[], templateValues: unknown) => Promise<bigint[] | string[]>
 }
 
 const CATALOG_MISSES = new Set(['CollectionNotFound', 'DatabaseNotFound', 'PartitionNotFound', 'IndexNotFound', 'CollectionNotLoaded', 'PartitionNotLoaded', 'AliasNotFound'])
@@ -416,7 +421,9 @@ export class MilvusService {
         const pkField = primaryField(c.schema)
         const partitionIds = this.reads.partitionFilter(c, str(req.partition_name) ? [str(req.partition_name)] : [], false)
         let pks = primaryKeyTerms(plan, c.schema)
-        if (!pks || partitionIds) {
+        if ((!pks || partitionIds) && this.d.matchKeys) {
+          pks = await this.d.matchKeys(c, this.db(req, ctx), expr, str(req.partition_name) ? [str(req.partition_name)] : [], req.expr_template_values)
+        } else if (!pks || partitionIds) {
           // General expressions delete what a Strong query matches now, as Milvus's proxy does.
           const sel = retrieve(rt, { ts: await data.readTimestamp(data.now()), filter: plan, partitionIds, offset: 0 })
           const col = gather(pkField, sel)

@@ -40,6 +40,12 @@ export interface DataPlaneConfig {
   readonly flushIntervalMs: number
   /** How often the background loop looks for segments to compact. */
   readonly compactionIntervalMs: number
+  /**
+   * Keep flushed segments in memory (default true: standalone serves reads from this replica).
+   * A cluster data node serves no reads, so it keeps only growing data and reads flushed segments
+   * back from the object store when it compacts them.
+   */
+  readonly holdFlushed?: boolean
 }
 
 export interface DataPlaneDeps {
@@ -127,7 +133,7 @@ export class DataPlane {
   }
 
   private shouldLoad(id: bigint, info: CollectionInfo): boolean {
-    return !!info.load && (!this.placement || this.placement(id))
+    return !!info.load && this.deps.config.holdFlushed !== false && (!this.placement || this.placement(id))
   }
 
   private async loadServed(rt: CollectionRuntime): Promise<{ segments: number; rows: number }> {
@@ -555,6 +561,7 @@ export class DataPlane {
   // ---------------------------------------------------------------- load / release
 
   async load(collectionId: bigint): Promise<void> {
+    if (this.deps.config.holdFlushed === false) return
     await this.loadFlushed(this.runtime(collectionId))
   }
 
@@ -686,7 +693,13 @@ export class DataPlane {
       rt.shards[snap.shard]!.completeFlush(snap)
       for (const s of snap.segments) rt.loadedSegments.add(s.id)
     }
-    for (const m of merged) if (m.seg.chunks.length > 1) m.rt.shards[m.shard]!.replaceChunks(m.seg, m.chunk)
+    if (this.deps.config.holdFlushed === false) {
+      // Persisted: this replica keeps only growing data (deletes of these rows are still recorded by key).
+      for (const m of merged) {
+        m.rt.shards[m.shard]!.dropSegments([m.seg.id])
+        m.rt.loadedSegments.delete(m.seg.id)
+      }
+    } else for (const m of merged) if (m.seg.chunks.length > 1) m.rt.shards[m.shard]!.replaceChunks(m.seg, m.chunk)
     for (const fn of this.flushListeners) fn(merged.map((m) => m.rt.info.id))
     this.lastFlushMs = Date.now()
     await this.truncateWal()
@@ -744,9 +757,11 @@ export class DataPlane {
     const { catalog, objects, log } = this.deps
     const targets = collectionIds ? collectionIds.map((id) => this.runtime(id)) : [...this.runtimes.values()]
     let done = 0
+    const lean = this.deps.config.holdFlushed === false
     for (const rt of targets) {
-      if (!rt.info.load) continue
-      for (const plan of this.compactionPlans(rt, force)) {
+      if (!lean && !rt.info.load) continue
+      const plans = lean ? this.storedCompactionPlans(rt, force) : this.compactionPlans(rt, force)
+      for await (const plan of plans) {
         const ts = this.channel.tsafe()
         const sources = plan.map((p) => p.info)
         const chunks = plan.map((p) => p.seg.chunks[0]!)
@@ -776,6 +791,7 @@ export class DataPlane {
           stale = await catalog.commitCompaction(rt.info.id, sources, info)
         } catch (e) {
           if (info) await objects.delete(Object.values(info.binlogs)).catch(() => undefined)
+          if (lean) rt.shards[first.info.shard]?.dropSegments(sources.map((s) => s.id))
           log.warn({ err: e, collection: rt.info.name }, 'compaction abandoned')
           continue
         }
@@ -783,7 +799,7 @@ export class DataPlane {
         const shard = rt.shards[first.info.shard]!
         shard.dropSegments(sources.map((s) => s.id))
         for (const s of sources) rt.loadedSegments.delete(s.id)
-        if (info) {
+        if (info && !lean) {
           shard.addLoadedSegment(seg)
           rt.loadedSegments.add(seg.id)
         }
@@ -795,6 +811,55 @@ export class DataPlane {
     }
     if (done > 0) for (const fn of this.flushListeners) fn(targets.map((rt) => rt.info.id))
     return done
+  }
+
+  /**
+   * Compaction plans for a replica that does not hold flushed segments: small segments (by the
+   * catalog's row counts) packed per shard and partition, or with `force` every segment. Each
+   * planned segment is read back from the object store and put in the shard for the duration
+   * (so every known delete marks its rows); the caller drops them when done.
+   */
+  private async *storedCompactionPlans(rt: CollectionRuntime, force: boolean): AsyncGenerator<{ info: SegmentInfo; seg: Segment }[]> {
+    const max = this.deps.config.segmentMaxRows
+    const groups = new Map<string, SegmentInfo[]>()
+    for (const info of this.deps.catalog.segmentsOf(rt.info.id)) {
+      if (!force && info.numRows >= max / 2) continue
+      const key = `${info.shard}/${info.partitionId}`
+      let g = groups.get(key)
+      if (!g) groups.set(key, (g = []))
+      g.push(info)
+    }
+    const plans: SegmentInfo[][] = []
+    for (const g of groups.values()) {
+      g.sort((a, b) => (a.id < b.id ? -1 : 1))
+      let cur: SegmentInfo[] = []
+      let rows = 0
+      for (const info of g) {
+        if (rows + info.numRows > max && cur.length > 0) {
+          plans.push(cur)
+          cur = []
+          rows = 0
+        }
+        cur.push(info)
+        rows += info.numRows
+      }
+      if (cur.length > 0) plans.push(cur)
+    }
+    // Read one plan at a time, when the caller is ready for it: memory holds one plan's rows.
+    for (const infos of plans) {
+      const loaded: { info: SegmentInfo; seg: Segment }[] = []
+      for (const info of infos) {
+        const seg = await this.readSegment(rt, info)
+        rt.shards[info.shard]!.addLoadedSegment(seg)
+        loaded.push({ info, seg })
+      }
+      // One segment without deletes has nothing to gain from a rewrite.
+      if (loaded.length === 1 && loaded[0]!.seg.chunks[0]!.deletedCount === 0) {
+        rt.shards[infos[0]!.shard]!.dropSegments([infos[0]!.id])
+        continue
+      }
+      yield loaded
+    }
   }
 
   /**

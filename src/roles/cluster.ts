@@ -23,6 +23,9 @@ import { Catalog, type CatalogChange } from '../catalog/catalog.js'
 import { ClusterView, ELECTION_PREFIX, Session, waitFor, type RoleName, type SessionInfo } from '../cluster/session.js'
 import { ProxyRouter } from '../cluster/proxy-router.js'
 import { PlacementView, QueryCoord } from '../cluster/query-coord.js'
+import { RemoteQuery } from '../cluster/remote-query.js'
+import type { CollectionInfo } from '../catalog/model.js'
+import { primaryField } from '../schema/types.js'
 import { DbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import { TsoAllocator } from '../common/tso.js'
@@ -274,7 +277,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           wal,
           tso,
           log: log.child({ role: 'datanode' }),
-          config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs },
+          config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs, holdFlushed: false },
           // Crash-only: a broken or fenced channel is handed over by exiting; a standby (or this
           // process, restarted) recovers it from the catalog and the WAL with a new term.
           onWalFailure: (e) => {
@@ -290,7 +293,27 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         data.start()
         closers.push(() => data.stop())
         const root = new RootCoord({ catalog, hooks: noHooks(), tso, log })
-        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'DataNode' })
+        const view = await ClusterView.open(meta)
+        closers.push(async () => view.close())
+        const placement = await PlacementView.open(meta)
+        closers.push(async () => placement.close())
+        const remote = new RemoteQuery()
+        closers.push(async () => remote.close())
+        const matchKeys = async (c: CollectionInfo, db: string, expr: string, partitionNames: readonly string[], templateValues: unknown) => {
+          const placed = new Set(placement.nodesOf(c.id))
+          const nodes = view.nodes('querynode').filter((n) => n.address && placed.has(n.nodeId) && n.serving?.collections?.includes(c.id.toString()))
+          if (nodes.length === 0) throw new DbError('CollectionNotLoaded', `no query node serves collection ${c.name}: load it to delete by a filter`)
+          let last: unknown
+          for (const n of nodes) {
+            try {
+              return await remote.primaryKeys(n.address, { db, collection: c.name, pkField: primaryField(c.schema).name, expr, partitionNames, templateValues })
+            } catch (e) {
+              last = e
+            }
+          }
+          throw last
+        }
+        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'DataNode', matchKeys })
         grpcPort = await serveMilvus(svc)
         await meta.put(ELECTION_PREFIX + CHANNEL_ELECTION, JSON.stringify({ ...session.info, address: `${advertise}:${grpcPort}` }), { lease: session.leaseId })
         log.info({ recovered: recovery, term: wal.term }, `data node owns WAL channel ${WAL_CHANNEL} (term ${wal.term})`)
