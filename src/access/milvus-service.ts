@@ -48,6 +48,10 @@ export interface MilvusServiceDeps {
    * Primary keys a delete filter matches, asked of the replicas that hold flushed rows (a cluster
    * data node keeps only growing data); local evaluation otherwise.
    */
+  /** Cluster: the query nodes holding each replica of a loaded collection (GetReplicas). */
+  readonly replicas?: (c: CollectionInfo) => { nodeId: string; address: string }[]
+  /** Milvus node ID of this process (GetComponentStates). */
+  readonly nodeId?: string
   readonly matchKeys?: (c: CollectionInfo, db: string, expr: string, partitionNames: readonly string[], templateValues: unknown) => Promise<bigint[] | string[]>
 }
 
@@ -155,7 +159,7 @@ export class MilvusService {
       GetVersion: async () => ({ version: this.d.version }),
       CheckHealth: async () => ({ isHealthy: true, reasons: [], quota_states: [] }),
       GetComponentStates: async () => ({
-        state: { nodeID: '1', role: this.d.role ?? 'Proxy', state_code: 'Healthy', extra_info: [] },
+        state: { nodeID: this.d.nodeId ?? '1', role: this.d.role ?? 'Proxy', state_code: 'Healthy', extra_info: [] },
         subcomponent_states: [],
       }),
       AllocTimestamp: async () => ({ timestamp: tsString(data.now()) }),
@@ -495,6 +499,21 @@ export class MilvusService {
         const id = str(req.collectionID)
         const c = str(req.collection_name) ? this.coll(req, ctx) : root.collectionById(BigInt(id || '0'))
         if (!c.load) return { replicas: [] }
+        const partitionIds = (c.load.partitionIds ?? c.partitions.map((p) => p.id)).map(String)
+        if (this.d.replicas) {
+          // One replica per query node holding the collection (each holds all of its segments).
+          return {
+            replicas: this.d.replicas(c).map((n, r) => ({
+              replicaID: (c.id * 1000n + BigInt(r)).toString(),
+              collectionID: c.id.toString(),
+              partition_ids: partitionIds,
+              shard_replicas: Array.from({ length: c.shardsNum }, (_, i) => ({ leaderID: n.nodeId, leader_addr: n.address, dm_channel_name: `by-dev-rootcoord-dml_0_${c.id}v${i}`, node_ids: [n.nodeId] })),
+              node_ids: [n.nodeId],
+              resource_group_name: '__default_resource_group',
+              num_outbound_node: 0,
+            })),
+          }
+        }
         return {
           replicas: [
             {

@@ -29,6 +29,8 @@ export interface SessionInfo {
   readonly metricsAddress: string
   readonly pid: number
   readonly startedAt: string
+  /** Numeric id (Milvus's node ID, int64): the session's lease id, unique in the cluster. */
+  readonly serverId?: string
   /** Role-specific serving state (query nodes: the collections they serve). */
   readonly serving?: { readonly collections?: readonly string[] }
 }
@@ -53,8 +55,10 @@ export class Session {
   /** Registers under a fresh lease and keeps it alive; `onLost` fires once if the lease is lost. */
   static async register(store: MetaStore, info: SessionInfo, opts: { ttlMs: number; log: Logger; onLost: (why: string) => void }): Promise<Session> {
     const lease = await store.grantLease(opts.ttlMs)
-    const s = new Session(store, lease, info, opts.log)
-    await store.put(s.key(), JSON.stringify(info), { lease: lease.id })
+    // Lease ids are hex (as etcdctl prints them); Milvus node IDs are decimal int64.
+    const serverId = /^[0-9a-f]{1,16}$/i.test(lease.id) ? BigInt.asUintN(63, BigInt(`0x${lease.id}`)).toString() : String(Date.now())
+    const s = new Session(store, lease, { ...info, serverId }, opts.log)
+    await store.put(s.key(), JSON.stringify(s.info), { lease: lease.id })
     const every = Math.max(200, Math.floor(opts.ttlMs / 3))
     let failures = 0
     s.timer = setInterval(() => {

@@ -252,7 +252,8 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         }
         const root = new RootCoord({ catalog, hooks, tso, log: log.child({ role: 'rootcoord' }) })
         await root.bootstrap()
-        const svc = new MilvusService({ root, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'MixCoord' })
+        const replicas = (c: CollectionInfo) => queryCoord.serving(c.id).map((n) => ({ nodeId: n.serverId ?? '0', address: n.address }))
+        const svc = new MilvusService({ root, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'MixCoord', replicas, nodeId: session.info.serverId })
         grpcPort = await serveMilvus(svc)
         // Now publish where the active coordinator serves.
         await meta.put(ELECTION_PREFIX + 'mixcoord', JSON.stringify({ ...session.info, address: `${advertise}:${grpcPort}` }), { lease: session.leaseId })

@@ -141,7 +141,15 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     const c1 = s.collections.find((c) => c.name === 'c1')!
     assert.equal(c1.loaded, true)
     assert.equal(c1.flushedRows, 2900)
-    assert.equal(c1.servedBy.length, 2)
+    assert.equal(c1.servedBy.length, 2, JSON.stringify({ c1, procs: s.processes }))
+    // GetReplicas: one replica per query node holding c1, with real node ids and addresses.
+    const d = await client.describeCollection({ collection_name: 'c1' })
+    const reps = await client.getReplicas({ collectionID: d.collectionID })
+    assert.equal(reps.status.error_code, 'Success', reps.status.reason)
+    assert.equal(reps.replicas.length, 2)
+    const nodeIds = reps.replicas.map((r) => String(r.node_ids[0]))
+    assert.equal(new Set(nodeIds).size, 2, JSON.stringify(reps.replicas))
+    assert.ok(nodeIds.every((n) => /^\d+$/.test(n) && n !== '0'), JSON.stringify(nodeIds))
     const usage = await run(['--bogus'])
     assert.equal(usage.code, 2)
   })
