@@ -33,7 +33,7 @@ function rng(seed: number): () => number {
   }
 }
 
-async function workload(client: MilvusClient, n: number, dim: number, queries: number): Promise<{ insert: number; search: number }> {
+async function workload(client: MilvusClient, n: number, dim: number, queries: number, replicas = 1): Promise<{ insert: number; search: number }> {
   const r = rng(7)
   await client.createCollection({
     collection_name: 'bench',
@@ -43,7 +43,7 @@ async function workload(client: MilvusClient, n: number, dim: number, queries: n
     ],
   })
   await client.createIndex({ collection_name: 'bench', field_name: 'v', index_type: 'HNSW', metric_type: 'L2', params: { M: 16, efConstruction: 64 } })
-  await client.loadCollectionSync({ collection_name: 'bench' })
+  await client.loadCollectionSync({ collection_name: 'bench', replica_number: replicas })
   const t0 = performance.now()
   for (let i = 0; i < n; i += 1000) {
     const data = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ id: i + k, v: Array.from({ length: dim }, () => r() * 2 - 1) }))
@@ -101,7 +101,8 @@ export async function runClusterBench(): Promise<ClusterBenchResult> {
     await start('indexnode')
     const proxy = await start('proxy')
     const c = new MilvusClient({ address: `127.0.0.1:${proxy.port}` })
-    const cl = await workload(c, n, dim, queries)
+    // Two replicas, one per query node: the kill below then measures failover, not a reload.
+    const cl = await workload(c, n, dim, queries, 2)
 
     const tKill = performance.now()
     await qn1.kill9()

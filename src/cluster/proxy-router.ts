@@ -68,6 +68,32 @@ const raw = (b: Buffer): Buffer => b
  * Fields 2 (db name) and 3 (collection name) of a read request, read without decoding the rest
  * (the query vectors): every routed read request of MilvusService numbers them so.
  */
+/**
+ * Whether a reply is a query node's "collection ... is not served by this query node": its status
+ * (field 1 of every read response; its field 3 is the code) has code 101 and that reason. Only the status is decoded.
+ */
+export function notServedHere(res: Buffer): boolean {
+  try {
+    const r = new protobuf.Reader(res)
+    if (r.len === 0) return false
+    const tag = r.uint32()
+    if (tag >>> 3 !== 1 || (tag & 7) !== 2) return false
+    const end = r.uint32() + r.pos
+    let code = 0
+    let reason = ''
+    while (r.pos < end) {
+      const t = r.uint32()
+      const f = t >>> 3
+      if (f === 3 && (t & 7) === 0) code = r.int32()
+      else if (f === 2 && (t & 7) === 2) reason = r.string()
+      else r.skipType(t & 7)
+    }
+    return code === 101 && reason.includes('not served by this query node')
+  } catch {
+    return false
+  }
+}
+
 export function collectionOf(body: Buffer): { db: string; collection: string } {
   let db = ''
   let collection = ''
@@ -166,7 +192,13 @@ export class ProxyRouter {
       const cands = await this.candidates(target, body, md)
       for (const c of cands) {
         try {
-          return await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.leaderOf(target)?.nodeId === c.nodeId)
+          const res = await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.leaderOf(target)?.nodeId === c.nodeId)
+          // A query node that does not (or no longer) hold the collection says so; another may.
+          if (target === 'querynode' && cands.length > 1 && notServedHere(res)) {
+            last = new DbError('CollectionNotLoaded', `${c.address} does not serve the collection`)
+            continue
+          }
+          return res
         } catch (e) {
           last = e
           // Only transport failures move on. An insert is retried only when it surely never

@@ -197,6 +197,8 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
             c = resolve(dbName, name)
           }
           if (!c) return undefined
+          // Loaded a moment ago: placement follows within a reconcile pass; wait for it briefly.
+          for (let i = 0; c.load && placement.nodesOf(c.id).length === 0 && i < 60; i++) await new Promise((r) => setTimeout(r, 50))
           const placed = placement.nodesOf(c.id)
           const serving = view.nodes('querynode').filter((n) => placed.includes(n.nodeId) && n.serving?.collections?.includes(c.id.toString()))
           return serving.length > 0 ? serving.map((n) => n.nodeId) : [...placed]
