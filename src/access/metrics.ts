@@ -4,6 +4,14 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
+export interface SegmentStat {
+  readonly collectionId: string
+  /** Growing, Sealed or Flushed, as Milvus labels segment states. */
+  readonly state: string
+  readonly segments: number
+  readonly rows: number
+}
+
 export class Metrics {
   readonly registry = new Registry()
   private readonly reqCount: Counter<'node_id' | 'function_name' | 'status'>
@@ -12,8 +20,11 @@ export class Metrics {
   private readonly insertVectors: Counter<'node_id'>
   private readonly mutationCount: Counter<'node_id' | 'msg_type'>
   private readonly sqLatency: Histogram<'node_id' | 'query_type'>
-  readonly walAppendLatency: Histogram<'channel'>
-  readonly growingRows: Gauge<'node_id'>
+  private readonly walAppendLatency: Histogram<'node_id'>
+  private readonly flushOps: Counter<'node_id' | 'status'>
+  private readonly flushLatency: Histogram<'node_id'>
+  private readonly flushedRows: Counter<'node_id'>
+  private segmentSource: (() => readonly SegmentStat[]) | undefined
   private readonly nodeId: string
 
   constructor(nodeId = '1') {
@@ -40,12 +51,59 @@ export class Metrics {
     })
     this.walAppendLatency = new Histogram({
       name: 'milvus_wal_append_latency',
-      help: 'durable WAL append latency in seconds (including fsync)',
-      labelNames: ['channel'],
+      help: 'durable WAL append latency in seconds (fsync locally, broker ack in a cluster)',
+      labelNames: ['node_id'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
       registers,
     })
-    this.growingRows = new Gauge({ name: 'milvus_querynode_entity_num', help: 'rows held in memory by the query node', labelNames: ['node_id'], registers })
+    this.flushOps = new Counter({ name: 'milvus_datanode_flush_buffer_op_count', help: 'flushes of growing data to the object store, by outcome', labelNames: ['node_id', 'status'], registers })
+    this.flushLatency = new Histogram({
+      name: 'milvus_datanode_save_latency',
+      help: 'seconds to write a flush (binlogs, deltalogs) and commit it to the catalog',
+      labelNames: ['node_id'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    })
+    this.flushedRows = new Counter({ name: 'milvus_datanode_flushed_data_rows', help: 'rows written to the object store by flushes', labelNames: ['node_id'], registers })
+    // Segment counts and rows are read when scraped, from whatever holds the segments here.
+    const stats = () => this.segmentSource?.() ?? []
+    new Gauge({
+      name: 'milvus_querynode_segment_num',
+      help: 'segments held in memory, by collection and state',
+      labelNames: ['node_id', 'collection_id', 'segment_state'],
+      registers,
+      collect() {
+        this.reset()
+        for (const s of stats()) this.set({ node_id: nodeId, collection_id: s.collectionId, segment_state: s.state }, s.segments)
+      },
+    })
+    new Gauge({
+      name: 'milvus_querynode_entity_num',
+      help: 'rows held in memory, by collection and segment state',
+      labelNames: ['node_id', 'collection_id', 'segment_state'],
+      registers,
+      collect() {
+        this.reset()
+        for (const s of stats()) this.set({ node_id: nodeId, collection_id: s.collectionId, segment_state: s.state }, s.rows)
+      },
+    })
+  }
+
+  /** Where segment gauges read from (the replica of this process). */
+  setSegmentSource(fn: () => readonly SegmentStat[]): void {
+    this.segmentSource = fn
+  }
+
+  walAppended(seconds: number): void {
+    this.walAppendLatency.observe({ node_id: this.nodeId }, seconds)
+  }
+
+  flushed(outcome: 'success' | 'fail', seconds: number, rows: number): void {
+    this.flushOps.inc({ node_id: this.nodeId, status: outcome })
+    if (outcome === 'success') {
+      this.flushLatency.observe({ node_id: this.nodeId }, seconds)
+      this.flushedRows.inc({ node_id: this.nodeId }, rows)
+    }
   }
 
   observeRequest(method: string, outcome: string, seconds: number): void {

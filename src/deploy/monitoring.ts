@@ -120,9 +120,22 @@ const ROWS: readonly { readonly title: string; readonly panels: readonly PanelSp
         targets: [{ expr: 'sum by (instance) (milvus_querynode_entity_num)', legend: '{{instance}}' }],
       },
       {
-        title: 'WAL append latency p99 by channel',
+        title: 'Segments in memory by state',
+        unit: 'short',
+        targets: [{ expr: 'sum by (segment_state) (milvus_querynode_segment_num)', legend: '{{segment_state}}' }],
+      },
+      {
+        title: 'WAL append latency p99',
         unit: 's',
-        targets: [{ expr: 'histogram_quantile(0.99, sum by (le, channel) (rate(milvus_wal_append_latency_bucket[5m])))', legend: '{{channel}}' }],
+        targets: [{ expr: 'histogram_quantile(0.99, sum by (le, instance) (rate(milvus_wal_append_latency_bucket[5m])))', legend: '{{instance}}' }],
+      },
+      {
+        title: 'Flushes per second by outcome, and flush latency p99',
+        unit: 'ops',
+        targets: [
+          { expr: 'sum by (status) (rate(milvus_datanode_flush_buffer_op_count[5m]))', legend: '{{status}}' },
+          { expr: 'histogram_quantile(0.99, sum by (le) (rate(milvus_datanode_save_latency_bucket[5m])))', legend: 'p99 seconds' },
+        ],
       },
     ],
   },

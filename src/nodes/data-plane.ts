@@ -48,6 +48,11 @@ export interface DataPlaneConfig {
   readonly holdFlushed?: boolean
 }
 
+export interface DataPlaneObserver {
+  walAppended(seconds: number): void
+  flushed(outcome: 'success' | 'fail', seconds: number, rows: number): void
+}
+
 export interface DataPlaneDeps {
   readonly catalog: Catalog
   readonly objects: ObjectStore
@@ -56,6 +61,8 @@ export interface DataPlaneDeps {
   readonly tso: TsoAllocator
   readonly log: Logger
   readonly config: DataPlaneConfig
+  /** Timings for the metrics of the process hosting this replica. */
+  readonly observer?: DataPlaneObserver
   /** Told once when the owned WAL is fenced or broken for good (cluster: step down). */
   readonly onWalFailure?: (e: DbError) => void
 }
@@ -461,8 +468,11 @@ export class DataPlane {
    * is reopened): the owner is told once, so a cluster data node can hand the channel over.
    */
   private async append(build: (ts: Timestamp) => DmlMessage): Promise<{ offset: bigint; ts: Timestamp }> {
+    const started = performance.now()
     try {
-      return await this.channel.append(build)
+      const r = await this.channel.append(build)
+      this.deps.observer?.walAppended((performance.now() - started) / 1000)
+      return r
     } catch (e) {
       if (isDbError(e) && (e.kind === 'ChannelFenced' || e.kind === 'IoFailed') && !this.walFailed) {
         this.walFailed = true
@@ -630,7 +640,19 @@ export class DataPlane {
 
   /** Seals and persists the growing data of the given collections (all when undefined). */
   flush(collectionIds?: readonly bigint[]): Promise<{ flushTs: Timestamp; segments: Map<bigint, bigint[]> }> {
-    const run = () => this.flushNow(collectionIds)
+    const run = async () => {
+      const started = performance.now()
+      try {
+        const r = await this.flushNow(collectionIds)
+        let rows = 0
+        for (const [id, segs] of r.segments) for (const s of this.deps.catalog.segmentsOf(id)) if (segs.includes(s.id)) rows += s.numRows
+        this.deps.observer?.flushed('success', (performance.now() - started) / 1000, rows)
+        return r
+      } catch (e) {
+        this.deps.observer?.flushed('fail', (performance.now() - started) / 1000, 0)
+        throw e
+      }
+    }
     const p = this.flushLock.then(run, run)
     this.flushLock = p.catch(() => undefined)
     return p
@@ -957,6 +979,24 @@ export class DataPlane {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
     await this.flushLock.catch(() => undefined)
+  }
+
+  /** Segments and rows in memory by collection and state (metrics). */
+  segmentStats(): { collectionId: string; state: string; segments: number; rows: number }[] {
+    const out = new Map<string, { collectionId: string; state: string; segments: number; rows: number }>()
+    for (const rt of this.runtimes.values()) {
+      for (const sh of rt.shards) {
+        for (const seg of sh.segments.values()) {
+          const state = seg.state === 'growing' ? 'Growing' : seg.state === 'sealed' ? 'Sealed' : 'Flushed'
+          const key = `${rt.info.id}/${state}`
+          let e = out.get(key)
+          if (!e) out.set(key, (e = { collectionId: rt.info.id.toString(), state, segments: 0, rows: 0 }))
+          e.segments++
+          e.rows += seg.numRows
+        }
+      }
+    }
+    return [...out.values()]
   }
 
   stats(): { collections: number; growingRows: number; walPending: number } {

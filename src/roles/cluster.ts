@@ -281,6 +281,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           tso,
           log: log.child({ role: 'datanode' }),
           config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs, holdFlushed: false },
+          observer: metrics,
           // Crash-only: a broken or fenced channel is handed over by exiting; a standby (or this
           // process, restarted) recovers it from the catalog and the WAL with a new term.
           onWalFailure: (e) => {
@@ -291,6 +292,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         })
         const indexes = new IndexService({ catalog, objects, data, log })
         closers.push(() => indexes.close())
+        metrics.setSegmentSource(() => data.segmentStats())
         const recovery = await data.recover()
         catalog.follow((changes) => void data.applyCatalogChanges(changes.filter(isDdl)))
         data.start()
@@ -341,6 +343,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         const placement = await PlacementView.open(meta)
         closers.push(async () => placement.close())
         data.setPlacement((id) => placement.nodesOf(id).includes(nodeId))
+        metrics.setSegmentSource(() => data.segmentStats())
         setState('recovering: loading segments and following the WAL')
         await data.recoverAsFollower(reader)
         closers.push(() => data.stop())

@@ -56,7 +56,9 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
     const catalog = new Catalog(meta)
     await catalog.load()
     const tso = new TsoAllocator()
+    const metrics = new Metrics()
     const data = new DataPlane({
+      observer: metrics,
       catalog,
       objects,
       wal,
@@ -89,7 +91,7 @@ export async function startStandalone(cfg: StandaloneConfig, log: Logger): Promi
       await data.flush().catch((e: unknown) => log.warn({ err: e }, 'final flush failed; the WAL still holds the data'))
     })
 
-    const metrics = new Metrics()
+    metrics.setSegmentSource(() => data.segmentStats())
     const version = harrierVersion()
     const service = new MilvusService({ root, data, indexes, log: log.child({ role: 'proxy' }), metrics, version, deployMode: 'STANDALONE' })
     const grpc = new GrpcServer(service, { host: cfg.host, port: cfg.port })

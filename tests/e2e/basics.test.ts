@@ -27,6 +27,25 @@ describe('basics through the official SDK', () => {
     await server.close()
   })
 
+  it('metrics move with the work: WAL appends, flushes, segments and rows by state', async () => {
+    const name = 'metrics_probe'
+    await client.createCollection({ collection_name: name, fields: schemaFields() })
+    const rows = Array.from({ length: 30 }, (_, i) => ({ id: i, vec: [i, 1, 2, 3], title: `t${i}` }))
+    assert.equal((await client.insert({ collection_name: name, data: rows })).status.error_code, 'Success')
+    const scrape = async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text()
+    const id = (await client.describeCollection({ collection_name: name })).collectionID
+    let text = await scrape()
+    assert.match(text, /milvus_wal_append_latency_count\{node_id="1"\} [1-9]/)
+    assert.match(text, new RegExp(`milvus_querynode_entity_num\\{node_id="1",collection_id="${id}",segment_state="Growing"\\} 30`))
+    assert.equal((await client.flushSync({ collection_names: [name] })).status.error_code, 'Success')
+    text = await scrape()
+    assert.match(text, /milvus_datanode_flush_buffer_op_count\{node_id="1",status="success"\} [1-9]/)
+    assert.match(text, /milvus_datanode_save_latency_count\{node_id="1"\} [1-9]/)
+    assert.match(text, new RegExp(`milvus_querynode_segment_num\\{node_id="1",collection_id="${id}",segment_state="Flushed"\\} 1`))
+    assert.match(text, new RegExp(`milvus_querynode_entity_num\\{node_id="1",collection_id="${id}",segment_state="Flushed"\\} 30`))
+    await client.dropCollection({ collection_name: name })
+  })
+
   it('connects, reports version, health and metrics', async () => {
     const v = await client.getVersion()
     assert.match(v.version, /harrier/)
