@@ -169,6 +169,19 @@ export class DataPlane {
     const t0 = Date.now()
     const { tso, log } = this.deps
     const wal = this.ownedWal()
+    // Offsets never go back, so a log whose next offset is below a checkpoint lost entries (a
+    // broker whose storage was wiped, a WAL directory from another deployment). Appending there
+    // would hand out offsets that replay skips as already flushed: refuse instead.
+    let highest = 0n
+    for (const info of this.deps.catalog.allCollections()) {
+      for (let s = 0; s < info.shardsNum; s++) {
+        const cp = this.deps.catalog.checkpoint(info.id, s)
+        if (cp && cp.offset > highest) highest = cp.offset
+      }
+    }
+    if (wal.nextOffset() < highest) {
+      throw new DbError('DataCorrupted', `WAL channel ${wal.channel} ends at offset ${wal.nextOffset()} but the catalog has flushed up to ${highest}: the log lost entries (was the broker's storage wiped or replaced?); restore it, or see "Back up and restore" in the admin guide`)
+    }
     const loaded = await this.loadFromCatalog()
     let replayedMessages = 0
     let replayedRows = 0
