@@ -107,8 +107,21 @@ export function formatStatus(s: ClusterStatus): string {
   else
     out.push(
       table([
-        ['ROLE', 'NODE', 'ADDRESS', 'METRICS', 'HEALTH', 'HOLDS'],
-        ...s.processes.map((p) => [p.role, p.nodeId, p.address || '-', p.metricsAddress, `${p.healthy ? 'ok' : 'DOWN'} ${p.health}`, p.holds.join(',') || '-']),
+        ['ROLE', 'NODE', 'ADDRESS', 'METRICS', 'HEALTH', 'HOLDS', 'SERVES (collection:segments/rows)'],
+        ...s.processes.map((p) => [
+          p.role,
+          p.nodeId,
+          p.address || '-',
+          p.metricsAddress,
+          `${p.healthy ? 'ok' : 'DOWN'} ${p.health}`,
+          p.holds.join(',') || '-',
+          (p.serving?.collections ?? [])
+            .map((id) => {
+              const c = s.collections.find((x) => x.id === id)
+              return c ? `${c.name}:${c.flushedSegments}/${c.flushedRows}` : id
+            })
+            .join(' ') || '-',
+        ]),
       ])
         .split('\n')
         .map((l) => `  ${l}`)
