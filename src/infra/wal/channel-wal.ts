@@ -4,7 +4,7 @@
  * instance of that channel) and term persistence.
  */
 import { DbError } from '../../common/errors.js'
-import type { Wal, WalEntry, WalOpenOptions, WalProvider, WalReader } from './wal.js'
+import { checkChannelName, type Wal, type WalEntry, type WalOpenOptions, type WalProvider, type WalReader } from './wal.js'
 
 export interface WalStats {
   /** append/appendBatch calls. */
@@ -38,7 +38,6 @@ interface ChannelState {
   closed: boolean
 }
 
-const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,200}$/
 
 export abstract class BaseWalProvider implements WalProvider {
   readonly #channels = new Map<string, ChannelState>()
@@ -87,17 +86,7 @@ export abstract class BaseWalProvider implements WalProvider {
 
   async #state(channel: string): Promise<ChannelState> {
     if (this.#closing) throw new DbError('ServiceInternal', 'WAL provider is closed')
-    if (
-      typeof channel !== 'string' ||
-      !CHANNEL_NAME.test(channel) ||
-      channel === '.' ||
-      channel === '..'
-    ) {
-      throw new DbError(
-        'ParameterInvalid',
-        `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`,
-      )
-    }
+    checkChannelName(channel)
     let st = this.#channels.get(channel)
     if (!st) {
       const { log, highestTerm } = await this.openLog(channel)

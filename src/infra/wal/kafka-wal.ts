@@ -81,7 +81,7 @@ import kafkajs, {
 } from 'kafkajs'
 import { DbError, isDbError, type ErrorKind } from '../../common/errors.js'
 import { silentLogger, type Logger } from '../../common/log.js'
-import type { Wal, WalEntry, WalOpenOptions, WalProvider, WalReader } from './wal.js'
+import { checkChannelName, type Wal, type WalEntry, type WalOpenOptions, type WalProvider, type WalReader } from './wal.js'
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512'
 
@@ -160,7 +160,6 @@ const STALL_LIMIT_MS = 60_000
 const TAIL_CATCHUP_MS = 2000
 const MAX_TOKEN = 128
 const MAX_INDEX_PAIRS = 4096
-const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,200}$/
 const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/
 const SASL_MECHANISMS: readonly KafkaSaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512']
 const EMPTY = new Uint8Array(0)
@@ -1507,20 +1506,6 @@ export class KafkaWal implements Wal {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-function checkChannelName(channel: string): void {
-  if (
-    typeof channel !== 'string' ||
-    !CHANNEL_NAME.test(channel) ||
-    channel === '.' ||
-    channel === '..'
-  ) {
-    throw new DbError(
-      'ParameterInvalid',
-      `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`,
-    )
-  }
-}
 
 /** Refuses `term` if it is below the highest, or is the highest while an instance here holds it. */
 function checkTerm(st: ChannelState, term: number, highest: number): void {

@@ -60,7 +60,7 @@ import {
 } from 'nats'
 import { DbError, isDbError } from '../../common/errors.js'
 import { silentLogger, type Logger } from '../../common/log.js'
-import type { Wal, WalEntry, WalOpenOptions, WalProvider, WalReader } from './wal.js'
+import { checkChannelName, type Wal, type WalEntry, type WalOpenOptions, type WalProvider, type WalReader } from './wal.js'
 
 export interface NatsWalOptions {
   /** `host:port` of each NATS server (one cluster). */
@@ -114,7 +114,6 @@ const PUBLISH_ATTEMPTS = 3
 /** Room left for the headers (msg id, expected sequence) under the server's max_payload. */
 const HEADER_ALLOWANCE = 1024
 const MAX_TOKEN = 128
-const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,200}$/
 /** How long a read waits for the next message before checking whether it was purged meanwhile. */
 const READ_STALL_MS = 2000
 
@@ -251,9 +250,7 @@ export class NatsWalProvider implements WalProvider {
   openReader(channel: string): Promise<WalReader> {
     const opened = this.#opening.then(async () => {
       if (this.#closing) throw new DbError('ServiceInternal', 'WAL provider is closed')
-      if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel) || channel === '.' || channel === '..') {
-        throw new DbError('ParameterInvalid', `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`)
-      }
+      checkChannelName(channel)
       const st = this.#channels.get(channel) ?? (await this.#initChannel(channel))
       const what = `follow WAL channel ${channel}`
       return {
@@ -300,17 +297,7 @@ export class NatsWalProvider implements WalProvider {
 
   async #open(channel: string, opts: WalOpenOptions | undefined): Promise<NatsWal> {
     if (this.#closing) throw new DbError('ServiceInternal', 'WAL provider is closed')
-    if (
-      typeof channel !== 'string' ||
-      !CHANNEL_NAME.test(channel) ||
-      channel === '.' ||
-      channel === '..'
-    ) {
-      throw new DbError(
-        'ParameterInvalid',
-        `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`,
-      )
-    }
+    checkChannelName(channel)
     if (opts?.term !== undefined && (!Number.isSafeInteger(opts.term) || opts.term <= 0)) {
       throw new DbError(
         'ParameterInvalid',

@@ -12,6 +12,8 @@
  * DbError('ChannelFenced') forever (reading stays allowed). Before the new instance is handed out,
  * appends the old ones had already issued are finished, so the new owner reads a settled log.
  */
+import { DbError } from '../../common/errors.js'
+
 
 export interface WalEntry {
   readonly offset: bigint
@@ -75,4 +77,13 @@ export interface WalProvider {
   openReader?(channel: string): Promise<WalReader>
   /** Closes every channel; instances reject afterwards. Idempotent. */
   close(): Promise<void>
+}
+
+const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,200}$/
+
+/** The channel-name rule every adapter enforces (names become file, stream and topic names). */
+export function checkChannelName(channel: string): void {
+  if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel) || channel === '.' || channel === '..') {
+    throw new DbError('ParameterInvalid', `WAL channel name ${JSON.stringify(channel)}: use 1-200 of [A-Za-z0-9_.-]`)
+  }
 }
