@@ -154,6 +154,31 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     assert.equal(usage.code, 2)
   })
 
+  it('bad input through the proxy: truncated and garbage payloads get Milvus errors from the role behind it', async () => {
+    const { loadMilvusProto } = await import('../../src/schema/milvus-proto.js')
+    const grpc = await import('@grpc/grpc-js')
+    const proto = loadMilvusProto()
+    const raw = new grpc.Client(`127.0.0.1:${proxy.port}`, grpc.credentials.createInsecure())
+    const call = (method: string, resType: string, payload: Buffer) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        raw.makeUnaryRequest(`/milvus.proto.milvus.MilvusService/${method}`, (x: Buffer) => x, (b: Buffer) => proto.decode(resType, b), payload, (err, res) => (err ? reject(err) : resolve(res!)))
+      })
+    try {
+      // Each kind of backend: the channel owner (Insert), a query node (Search), the coordinator (CreateCollection).
+      const ins = (await call('Insert', 'milvus.proto.milvus.MutationResult', Buffer.from([0x1a, 0x64, 0x61, 0x62, 0x63]))).status as { code: number; error_code: string; reason: string }
+      assert.equal(ins.code, 1100)
+      assert.equal(ins.error_code, 'IllegalArgument')
+      assert.match(ins.reason, /malformed Insert request/)
+      const srch = (await call('Search', 'milvus.proto.milvus.SearchResults', Buffer.from([0x1a, 0x02, 0x63, 0x31, 0x22, 0xff]))).status as { code: number; reason: string }
+      assert.equal(srch.code, 1100, srch.reason)
+      const ddl = (await call('CreateCollection', 'milvus.proto.common.Status', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]))) as { code: number; reason: string }
+      assert.equal(ddl.code, 1100, ddl.reason)
+    } finally {
+      raw.close()
+    }
+    assert.equal(await count(client, 'c1'), 2900)
+  })
+
   it('a query node killed under search load: searches never fail (two replicas), results stay complete', async () => {
     const qns = procs.filter((p) => p.role === 'querynode' && alive(p))
     assert.ok(qns.length >= 2)
