@@ -46,3 +46,31 @@ it('owns a WAL that is at or past every checkpoint', async () => {
   assert.equal(stats.collections, 1)
   await data.stop()
 })
+
+it('a caught-up follower serves Bounded reads without asking the broker again; Strong reads always ask', async () => {
+  const meta = new MemoryMetaStore()
+  const catalog = new Catalog(meta)
+  await catalog.load()
+  await catalog.putCollection(collection(1000n))
+  const wals = new MemoryWalProvider()
+  const inner = await wals.openReader('dml_0')
+  let tails = 0
+  const reader = { channel: inner.channel, tail: () => (tails++, inner.tail()), follow: inner.follow.bind(inner) }
+  const tso = new TsoAllocator()
+  const data = new DataPlane({ catalog, objects: new MemoryObjectStore(), tso, log: silentLogger(), config })
+  await data.recoverAsFollower(reader)
+  try {
+    const before = tails
+    const strong1 = tso.next()
+    await data.readTimestamp(strong1)
+    assert.equal(tails, before + 1)
+    // Bounded: a guarantee older than the moment the replica proved itself caught up.
+    await data.readTimestamp(strong1 - 1n)
+    await data.readTimestamp(strong1 - 1n)
+    assert.equal(tails, before + 1)
+    await data.readTimestamp(tso.next())
+    assert.equal(tails, before + 2)
+  } finally {
+    await data.stop()
+  }
+})

@@ -235,7 +235,7 @@ export class DataPlane {
     const t0 = Date.now()
     const loaded = await this.loadFromCatalog()
     const abort = new AbortController()
-    const f: FollowerState = { reader, abort, applied: loaded.from, appliedTs: 0n, waiters: [], done: Promise.resolve(), failed: undefined }
+    const f: FollowerState = { reader, abort, applied: loaded.from, appliedTs: 0n, caughtUpTs: 0n, waiters: [], done: Promise.resolve(), failed: undefined }
     for (const rt of this.runtimes.values()) for (let s = 0; s < rt.shards.length; s++) {
       const cp = this.deps.catalog.checkpoint(rt.info.id, s)
       if (cp && cp.ts > f.appliedTs) f.appliedTs = cp.ts
@@ -536,7 +536,15 @@ export class DataPlane {
     if (f) {
       // A follower cannot know which timestamps the owner handed out; the WAL tail is its read
       // index: every write acknowledged before this read sits below it.
-      if (guarantee > f.appliedTs || f.failed) await this.waitApplied(await this.readIndex(f))
+      // An idle channel has no new entries to advance appliedTs, so also remember when the replica
+      // last proved itself caught up: everything acknowledged before that moment is applied, and
+      // Bounded reads older than it need no broker round trip. Strong reads (guarantee = now)
+      // always ask the broker.
+      if (f.failed || (guarantee > f.appliedTs && guarantee > f.caughtUpTs)) {
+        const asOf = this.deps.tso.next()
+        await this.waitApplied(await this.readIndex(f))
+        if (asOf > f.caughtUpTs) f.caughtUpTs = asOf
+      }
       return f.appliedTs
     }
     await this.channel.waitTsafe(guarantee)
@@ -1026,6 +1034,8 @@ interface FollowerState {
   applied: bigint
   /** Snapshot timestamp covering everything applied (and every flushed range loaded). */
   appliedTs: Timestamp
+  /** A moment (hybrid ts) before which every acknowledged write is known to be applied. */
+  caughtUpTs: Timestamp
   waiters: { offset: bigint; resolve(): void; reject(e: unknown): void }[]
   done: Promise<void>
   failed: Error | undefined
