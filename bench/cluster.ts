@@ -11,6 +11,7 @@ import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
 import { rm } from 'node:fs/promises'
 import { startInfra, startRole, type RoleProcess } from '../tests/cluster/harness.js'
 import { startChildServer, tempDataDir } from '../tests/e2e/server.js'
+import { rng } from '../src/index/ann-fixture.js'
 
 const envInt = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d)
 
@@ -25,13 +26,6 @@ export interface ClusterBenchResult {
   readonly replacementQueryNodeMs: number
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32
-  }
-}
 
 async function workload(client: MilvusClient, n: number, dim: number, queries: number, replicas = 1): Promise<{ insert: number; search: number }> {
   const r = rng(7)

@@ -29,17 +29,11 @@ import { clusterMarkdown, runClusterBench } from './cluster.js'
 import { runSegmentsBench, segmentsBenchOptions, segmentsMarkdown } from './segments.js'
 import { runFilterBench } from '../src/expr/filter.bench.js'
 import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
+import { rng } from '../src/index/ann-fixture.js'
 
 const out = (s: string) => process.stdout.write(`${s}\n`)
 const envInt = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d)
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32
-  }
-}
 
 function rows(from: number, n: number, dim: number, r: () => number): { id: number; v: number[] }[] {
   return Array.from({ length: n }, (_, i) => ({ id: from + i, v: Array.from({ length: dim }, () => r() * 2 - 1) }))

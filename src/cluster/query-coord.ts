@@ -65,6 +65,13 @@ export class PlacementView {
   }
 }
 
+/** Live query nodes that are placed for the collection and report serving it. */
+export function servingNodes(view: ClusterView, placement: PlacementView, collectionId: bigint): SessionInfo[] {
+  const placed = new Set(placement.nodesOf(collectionId))
+  const id = collectionId.toString()
+  return view.nodes('querynode').filter((n) => placed.has(n.nodeId) && n.serving?.collections?.includes(id))
+}
+
 export class QueryCoord {
   private readonly store: MetaStore
   private readonly catalog: Catalog
@@ -105,8 +112,7 @@ export class QueryCoord {
 
   /** Query nodes placed for the collection that already serve it. */
   serving(collectionId: bigint): SessionInfo[] {
-    const placed = new Set(this.placement.nodesOf(collectionId))
-    return this.view.nodes('querynode').filter((n) => placed.has(n.nodeId) && n.serving?.collections?.includes(collectionId.toString()))
+    return servingNodes(this.view, this.placement, collectionId)
   }
 
   private async reconcile(): Promise<void> {

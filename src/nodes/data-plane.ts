@@ -158,9 +158,7 @@ export class DataPlane {
         else if (!want && this.served.has(rt.info.id)) this.release(rt.info.id)
       }
     }
-    const p = this.catalogLock.then(run, run)
-    this.catalogLock = p.catch((e: unknown) => this.deps.log.error({ err: e }, 'applying a placement change failed'))
-    return p
+    return this.serial('catalogLock', run, 'applying a placement change failed')
   }
 
   // ---------------------------------------------------------------- recovery
@@ -242,9 +240,8 @@ export class DataPlane {
     }
     this.follower = f
     // Catch up to the tail before serving, so the first reads are not served from a stale replica.
-    const tail = await this.readIndex(f)
     f.done = this.followLoop(f)
-    await this.waitApplied(tail)
+    const tail = await this.catchUp(f)
     const stats = { ...loaded.stats, replayedMessages: 0, replayedRows: 0, ms: Date.now() - t0 }
     this.deps.log.info({ ...stats, tail: tail.toString() }, 'replica recovered; following the WAL')
     return stats
@@ -280,18 +277,27 @@ export class DataPlane {
   }
 
   /**
-   * The broker's tail; and when everything between our position and it was truncated (flushed
-   * meanwhile), our position moves up, since there is nothing left to read there.
+   * Waits until everything acknowledged so far (the broker's tail) is applied; returns the tail.
+   * The entries are normally on their way through the follow loop. Only when they do not come is
+   * the log's low end checked: if the range was truncated (flushed meanwhile), there is nothing
+   * left to read there and our position moves up to the first readable entry.
    */
-  private async readIndex(f: FollowerState): Promise<bigint> {
+  private async catchUp(f: FollowerState): Promise<bigint> {
     const tail = await f.reader.tail()
-    if (f.applied < tail && f.reader.firstOffset) {
+    if (f.applied >= tail) return tail
+    const reached = this.waitApplied(tail)
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 100)))
+    const isLate = await Promise.race([reached.then(() => false, () => false), late])
+    clearTimeout(timer)
+    if (isLate && f.reader.firstOffset) {
       const first = await f.reader.firstOffset()
       if (first > f.applied) {
         f.applied = first
         this.wakeWaiters(f)
       }
     }
+    await reached
     return tail
   }
 
@@ -315,10 +321,7 @@ export class DataPlane {
    * released collections), flush commits, compactions. Runs one batch at a time, in order.
    */
   applyCatalogChanges(changes: readonly CatalogChange[]): Promise<void> {
-    const run = () => this.applyCatalogChangesNow(changes)
-    const p = this.catalogLock.then(run, run)
-    this.catalogLock = p.catch((e: unknown) => this.deps.log.error({ err: e }, 'applying a catalog change failed'))
-    return p
+    return this.serial('catalogLock', () => this.applyCatalogChangesNow(changes), 'applying a catalog change failed')
   }
 
   private async applyCatalogChangesNow(changes: readonly CatalogChange[]): Promise<void> {
@@ -542,7 +545,7 @@ export class DataPlane {
       // always ask the broker.
       if (f.failed || (guarantee > f.appliedTs && guarantee > f.caughtUpTs)) {
         const asOf = this.deps.tso.next()
-        await this.waitApplied(await this.readIndex(f))
+        await this.catchUp(f)
         if (asOf > f.caughtUpTs) f.caughtUpTs = asOf
       }
       return f.appliedTs
@@ -664,9 +667,7 @@ export class DataPlane {
     const run = async () => {
       const started = performance.now()
       try {
-        const r = await this.flushNow(collectionIds)
-        let rows = 0
-        for (const [id, segs] of r.segments) for (const s of this.deps.catalog.segmentsOf(id)) if (segs.includes(s.id)) rows += s.numRows
+        const { rows, ...r } = await this.flushNow(collectionIds)
         this.deps.observer?.flushed('success', (performance.now() - started) / 1000, rows)
         return r
       } catch (e) {
@@ -674,12 +675,19 @@ export class DataPlane {
         throw e
       }
     }
-    const p = this.flushLock.then(run, run)
-    this.flushLock = p.catch(() => undefined)
+    return this.serial('flushLock', run)
+  }
+
+  /** Runs `run` after everything queued on `lock` (flushes and compactions; catalog changes) has settled. */
+  private serial<T>(lock: 'flushLock' | 'catalogLock', run: () => Promise<T>, failure?: string): Promise<T> {
+    const p = this[lock].then(run, run)
+    this[lock] = p.catch((e: unknown) => {
+      if (failure) this.deps.log.error({ err: e }, failure)
+    })
     return p
   }
 
-  private async flushNow(collectionIds?: readonly bigint[]): Promise<{ flushTs: Timestamp; segments: Map<bigint, bigint[]> }> {
+  private async flushNow(collectionIds?: readonly bigint[]): Promise<{ flushTs: Timestamp; segments: Map<bigint, bigint[]>; rows: number }> {
     const { catalog, objects, log } = this.deps
     const flushTs = this.channel.tsafe()
     const upTo = this.channel.appliedOffset()
@@ -747,7 +755,7 @@ export class DataPlane {
     this.lastFlushMs = Date.now()
     await this.truncateWal()
     log.debug({ collections: targets.length, upTo: upTo.toString() }, 'flushed')
-    return { flushTs, segments: result }
+    return { flushTs, segments: result, rows: merged.reduce((a, m) => a + m.seg.numRows, 0) }
   }
 
   private async writeSegment(rt: CollectionRuntime, seg: Segment): Promise<{ info: SegmentInfo; merged: RowChunk }> {
@@ -786,14 +794,12 @@ export class DataPlane {
   /**
    * Compaction: merges small flushed segments of one shard and partition, and rewrites segments with
    * many deleted rows, dropping rows deleted before the compaction's snapshot. Runs under the flush
-   * lock, so it never interleaves with a flush of the same segments. Only loaded collections are
-   * compacted (their rows are in memory); returns the number of merged segments written.
+   * lock, so it never interleaves with a flush of the same segments. A replica holding flushed
+   * rows compacts its loaded collections from memory; one that does not (a cluster data node)
+   * reads each plan's segments back from the object store. Returns the merged segments written.
    */
   compact(collectionIds?: readonly bigint[], opts: { force?: boolean } = {}): Promise<number> {
-    const run = () => this.compactNow(collectionIds, !!opts.force)
-    const p = this.flushLock.then(run, run)
-    this.flushLock = p.catch(() => undefined)
-    return p
+    return this.serial('flushLock', () => this.compactNow(collectionIds, !!opts.force))
   }
 
   private async compactNow(collectionIds: readonly bigint[] | undefined, force: boolean): Promise<number> {
@@ -875,18 +881,7 @@ export class DataPlane {
     const plans: SegmentInfo[][] = []
     for (const g of groups.values()) {
       g.sort((a, b) => (a.id < b.id ? -1 : 1))
-      let cur: SegmentInfo[] = []
-      let rows = 0
-      for (const info of g) {
-        if (rows + info.numRows > max && cur.length > 0) {
-          plans.push(cur)
-          cur = []
-          rows = 0
-        }
-        cur.push(info)
-        rows += info.numRows
-      }
-      if (cur.length > 0) plans.push(cur)
+      plans.push(...packByRows(g, (x) => x.numRows, max))
     }
     // Read one plan at a time, when the caller is ready for it: memory holds one plan's rows.
     for (const infos of plans) {
@@ -928,21 +923,9 @@ export class DataPlane {
       const small = g.filter((x) => x.live < (force ? max : max / 2)).sort((a, b) => (a.info.id < b.info.id ? -1 : 1))
       const alone = g.filter((x) => deleteHeavy(x) && !small.includes(x))
       for (const x of alone) plans.push([x])
-      const emit = (group: typeof small) => {
-        if (group.length > 1 || (group.length === 1 && deleteHeavy(group[0]!))) plans.push(group)
+      for (const group of packByRows(small, (x) => x.live, max)) {
+        if (group.length > 1 || deleteHeavy(group[0]!)) plans.push(group)
       }
-      let cur: typeof small = []
-      let rows = 0
-      for (const x of small) {
-        if (rows + x.live > max && cur.length > 0) {
-          emit(cur)
-          cur = []
-          rows = 0
-        }
-        cur.push(x)
-        rows += x.live
-      }
-      emit(cur)
     }
     return plans
   }
@@ -1025,6 +1008,24 @@ export class DataPlane {
     for (const rt of this.runtimes.values()) for (const sh of rt.shards) for (const s of sh.segments.values()) if (s.state !== 'flushed') growingRows += s.numRows
     return { collections: this.runtimes.size, growingRows, walPending: this.channel?.pendingCount() ?? 0 }
   }
+}
+
+/** Consecutive groups of `items` whose sizes sum to at most `max` (an item larger than `max` stands alone). */
+function packByRows<T>(items: readonly T[], size: (x: T) => number, max: number): T[][] {
+  const out: T[][] = []
+  let cur: T[] = []
+  let rows = 0
+  for (const x of items) {
+    if (rows + size(x) > max && cur.length > 0) {
+      out.push(cur)
+      cur = []
+      rows = 0
+    }
+    cur.push(x)
+    rows += size(x)
+  }
+  if (cur.length > 0) out.push(cur)
+  return out
 }
 
 interface FollowerState {

@@ -22,7 +22,7 @@ import { MilvusService } from '../access/milvus-service.js'
 import { Catalog, type CatalogChange } from '../catalog/catalog.js'
 import { ClusterView, ELECTION_PREFIX, Session, waitFor, type RoleName, type SessionInfo } from '../cluster/session.js'
 import { ProxyRouter } from '../cluster/proxy-router.js'
-import { PlacementView, QueryCoord } from '../cluster/query-coord.js'
+import { PlacementView, QueryCoord, servingNodes } from '../cluster/query-coord.js'
 import { RemoteQuery } from '../cluster/remote-query.js'
 import type { CollectionInfo } from '../catalog/model.js'
 import { primaryField } from '../schema/types.js'
@@ -189,7 +189,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           const db = catalog.databaseByName(dbName)
           return db ? (catalog.collectionByName(db.id, name) ?? catalog.collection(catalog.alias(db.id, name)?.collectionId ?? -1n)) : undefined
         }
-        const servingNodes = async (dbName: string, name: string): Promise<string[] | undefined> => {
+        const routeTo = async (dbName: string, name: string): Promise<string[] | undefined> => {
           let c = resolve(dbName, name)
           if (!c) {
             // Created a moment ago through another path: catch up with etcd once.
@@ -199,11 +199,10 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           if (!c) return undefined
           // Loaded a moment ago: placement follows within a reconcile pass; wait for it briefly.
           for (let i = 0; c.load && placement.nodesOf(c.id).length === 0 && i < 60; i++) await new Promise((r) => setTimeout(r, 50))
-          const placed = placement.nodesOf(c.id)
-          const serving = view.nodes('querynode').filter((n) => placed.includes(n.nodeId) && n.serving?.collections?.includes(c.id.toString()))
-          return serving.length > 0 ? serving.map((n) => n.nodeId) : [...placed]
+          const serving = servingNodes(view, placement, c.id)
+          return serving.length > 0 ? serving.map((n) => n.nodeId) : [...placement.nodesOf(c.id)]
         }
-        const router = new ProxyRouter({ view, servingNodes, channelElection: CHANNEL_ELECTION, host: cfg.host, port, log, metrics })
+        const router = new ProxyRouter({ view, servingNodes: routeTo, channelElection: CHANNEL_ELECTION, host: cfg.host, port, log, metrics })
         grpcPort = await router.start()
         closers.push(() => router.stop())
         await register(`${advertise}:${grpcPort}`)
@@ -305,8 +304,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         const remote = new RemoteQuery()
         closers.push(async () => remote.close())
         const matchKeys = async (c: CollectionInfo, db: string, expr: string, partitionNames: readonly string[], templateValues: unknown) => {
-          const placed = new Set(placement.nodesOf(c.id))
-          const nodes = view.nodes('querynode').filter((n) => n.address && placed.has(n.nodeId) && n.serving?.collections?.includes(c.id.toString()))
+          const nodes = servingNodes(view, placement, c.id).filter((n) => n.address)
           if (nodes.length === 0) throw new DbError('CollectionNotLoaded', `no query node serves collection ${c.name}: load it to delete by a filter`)
           let last: unknown
           for (const n of nodes) {
