@@ -9,6 +9,8 @@ export interface GrpcServerOptions {
   readonly port: number
   /** Milvus's proxy.grpc.serverMaxRecvSize default. */
   readonly maxReceiveBytes?: number
+  /** Internal services served on the same port (query nodes: share reads between them). */
+  readonly extraServices?: readonly { definition: grpc.ServiceDefinition; impl: grpc.UntypedServiceImplementation }[]
 }
 
 export class GrpcServer {
@@ -43,6 +45,7 @@ export class GrpcServer {
       }
     }
     this.server.addService(proto.service, impl)
+    for (const x of opts.extraServices ?? []) this.server.addService(x.definition, x.impl)
   }
 
   async start(): Promise<number> {

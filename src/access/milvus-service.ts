@@ -18,6 +18,7 @@ import { isDecodeFailure, loadMilvusProto, type MilvusProto } from '../schema/mi
 import { primaryField } from '../schema/types.js'
 import type { Metrics } from './metrics.js'
 import { CONSISTENCY_NAMES, ReadPath } from './read-path.js'
+import type { SegmentFanout, ShareReply, ShareRequest } from './shares.js'
 import { errorStatus, okStatus } from './status.js'
 import { int, kvToRecord, recordToKv, str, strList, templateValues, tsString, utcMs, type Req } from './wire.js'
 
@@ -44,14 +45,16 @@ export interface MilvusServiceDeps {
   readonly syncCatalog?: () => Promise<void>
   /** What GetComponentStates reports as this process's role. */
   readonly role?: string
+  /** Cluster: each replica of a loaded collection with the query nodes it spans (GetReplicas). */
+  readonly replicas?: (c: CollectionInfo) => { nodes: { nodeId: string; address: string }[] }[]
+  /** Milvus node ID of this process (GetComponentStates). */
+  readonly nodeId?: string
+  /** Cluster query nodes: the other holders of collections spread over several nodes. */
+  readonly fanout?: SegmentFanout
   /**
    * Primary keys a delete filter matches, asked of the replicas that hold flushed rows (a cluster
    * data node keeps only growing data); local evaluation otherwise.
    */
-  /** Cluster: the query nodes holding each replica of a loaded collection (GetReplicas). */
-  readonly replicas?: (c: CollectionInfo) => { nodeId: string; address: string }[]
-  /** Milvus node ID of this process (GetComponentStates). */
-  readonly nodeId?: string
   readonly matchKeys?: (c: CollectionInfo, db: string, expr: string, partitionNames: readonly string[], templateValues: unknown) => Promise<bigint[] | string[]>
 }
 
@@ -87,12 +90,17 @@ export class MilvusService {
     this.d = deps
     this.data = deps.data ?? noDataPlane()
     this.proto = loadMilvusProto()
-    this.reads = new ReadPath({ root: deps.root, data: this.data, metrics: deps.metrics })
+    this.reads = new ReadPath({ root: deps.root, data: this.data, metrics: deps.metrics, fanout: deps.fanout })
     this.handlers = this.buildHandlers()
   }
 
   implemented(method: string): boolean {
     return method in this.handlers
+  }
+
+  /** A delegator's request for this query node's share of a spread collection (cluster/share-rpc.ts). */
+  readShare(req: ShareRequest): Promise<ShareReply> {
+    return this.reads.readShare(req)
   }
 
   /** Runs one unary call; never throws. Replies whose type is a bare Status get the Status itself. */
@@ -501,14 +509,19 @@ export class MilvusService {
         if (!c.load) return { replicas: [] }
         const partitionIds = (c.load.partitionIds ?? c.partitions.map((p) => p.id)).map(String)
         if (this.d.replicas) {
-          // One replica per query node holding the collection (each holds all of its segments).
+          // Each replica spans its query nodes; any of them leads reads (all follow the channel).
           return {
-            replicas: this.d.replicas(c).map((n, r) => ({
+            replicas: this.d.replicas(c).map((rep, r) => ({
               replicaID: (c.id * 1000n + BigInt(r)).toString(),
               collectionID: c.id.toString(),
               partition_ids: partitionIds,
-              shard_replicas: Array.from({ length: c.shardsNum }, (_, i) => ({ leaderID: n.nodeId, leader_addr: n.address, dm_channel_name: `by-dev-rootcoord-dml_0_${c.id}v${i}`, node_ids: [n.nodeId] })),
-              node_ids: [n.nodeId],
+              shard_replicas: Array.from({ length: c.shardsNum }, (_, i) => ({
+                leaderID: rep.nodes[0]?.nodeId ?? '0',
+                leader_addr: rep.nodes[0]?.address ?? '',
+                dm_channel_name: `by-dev-rootcoord-dml_0_${c.id}v${i}`,
+                node_ids: rep.nodes.map((n) => n.nodeId),
+              })),
+              node_ids: rep.nodes.map((n) => n.nodeId),
               resource_group_name: '__default_resource_group',
               num_outbound_node: 0,
             })),

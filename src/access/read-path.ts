@@ -2,6 +2,10 @@
  * The proxy's read path: Query, Search (plain, grouped, by primary key, iterator v2) and
  * HybridSearch. Parses search parameters as Milvus's proxy does, resolves consistency into a snapshot
  * timestamp, runs the executor, and shapes results the way the official SDK decodes them.
+ *
+ * On a cluster query node whose collection is spread over several nodes, each read is also the
+ * delegator's: it reads its own rows, asks the other holders for their shares (`SegmentFanout`),
+ * and merges them (query/merge.ts); `readShare` answers such a request on the holder's side.
  */
 import type { CollectionInfo, ConsistencyLevel } from '../catalog/model.js'
 import { DbError, invalid } from '../common/errors.js'
@@ -20,14 +24,18 @@ import {
   type GroupingSpec,
   type IteratorPage,
   type RowSelection,
+  type SearchResult,
   type SearchSpec,
 } from '../query/executor.js'
-import { vectorRows as vectorRowCount } from '../query/scan.js'
+import { mergeRetrieved, mergeSearchResults, shareChunk, shareResult } from '../query/merge.js'
+import { groupKey, vectorRows as vectorRowCount } from '../query/scan.js'
+import type { CollectionRuntime } from '../segment/collection-runtime.js'
 import type { RowChunk } from '../segment/segment.js'
 import { decodePlaceholderVectors, encodeDynamicField, encodeFieldData, encodeIds } from '../schema/field-data.js'
 import type { Column, ColumnOf, VectorColumn } from '../schema/columns.js'
 import { DYNAMIC_FIELD_NAME, isVectorType, primaryField, type FieldSchema } from '../schema/types.js'
 import type { Metrics } from './metrics.js'
+import type { SegmentFanout, ShareReply, ShareRequest, ShareTarget } from './shares.js'
 import { isIteratorToken, SearchIterators } from './search-iterators.js'
 import { loadMilvusProto, type MilvusProto } from '../schema/milvus-proto.js'
 import { boundedTs, int, kvToRecord, str, strList, templateValues, tsString, type Req } from './wire.js'
@@ -108,6 +116,10 @@ function goBool(v: string | undefined): boolean | undefined {
 }
 
 const BOUNDED_GRACE_MS = 5000
+/** How long a holder waits for a segment it was asked for (an owner still reading it in). */
+const SHARE_LOAD_WAIT_MS = 15_000
+/** How long a delegator keeps planning again while holders come and go. */
+const SHARE_RETRY_MS = 12_000
 
 
 /** Milvus's WeightedRanker normalisation: every metric mapped onto [0, 1], higher is better. */
@@ -128,6 +140,8 @@ export interface ReadPathDeps {
   readonly root: RootCoord
   readonly data: DataPlane
   readonly metrics: Metrics
+  /** Cluster query nodes: the other holders of a spread collection. */
+  readonly fanout?: SegmentFanout
 }
 
 export interface OutputSpec {
@@ -270,9 +284,13 @@ export class ReadPath {
     const partitionIds = this.partitionFilter(c, strList(req.partition_names), true)
     const ts = await this.snapshotTs(req, c)
     const rt = data.runtime(c.id)
+    const share = { collectionId: c.id, ts, partitionIds: partitionIds && [...partitionIds], request: req }
     if (requested.some((f) => f.trim().toLowerCase() === 'count(*)')) {
       if (requested.length > 1) throw invalid('count entities with pagination is not allowed')
-      const n = count(rt, { ts, filter: plan, partitionIds })
+      const n = await this.spread(c, (shares) => {
+        const local = count(rt, { ts, filter: plan, partitionIds })
+        return Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...share, op: 'count', segments: t.segments, fields: [] }))).then((r) => r.reduce((a, x) => a + (x.count ?? 0), local))
+      })
       return {
         fields_data: [{ type: 'Int64', field_name: 'count(*)', field_id: '0', scalars: { long_data: { data: [String(n)] } }, valid_data: [] }],
         collection_name: c.name,
@@ -283,7 +301,15 @@ export class ReadPath {
     }
     if (!plan && limit === undefined) throw invalid('empty expression should be used with limit')
     const out = this.outputFields(c, requested, { withVectors: true })
-    const sel = retrieve(rt, { ts, filter: plan, partitionIds, limit, offset })
+    const sel = await this.spread(c, async (shares) => {
+      if (shares.length === 0) return retrieve(rt, { ts, filter: plan, partitionIds, limit, offset })
+      // Each part keeps its first offset + limit rows by primary key; the union is cut again.
+      const upTo = limit !== undefined ? limit + offset : undefined
+      const local = retrieve(rt, { ts, filter: plan, partitionIds, limit: upTo, offset: 0 })
+      const fields = out.fields.map((f) => f.name)
+      const remote = await Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...share, op: 'query', segments: t.segments, fields, limit: upTo })))
+      return mergeRetrieved([local, ...remote.map((r) => rowsOf(this.pkName(c), r))], { limit, offset })
+    })
     return {
       fields_data: this.encodeOutputs(out, sel),
       collection_name: c.name,
@@ -298,34 +324,13 @@ export class ReadPath {
    * Milvus's parseSearchInfo does: topk/offset, grouping, iterator v2, then the query vectors
    * (placeholder group, or the vectors of the rows named by `ids`).
    */
-  private searchSpec(c: CollectionInfo, req: Req, ts: Timestamp, partitionIds: Set<bigint> | undefined, mode: 'search' | 'hybrid' = 'search'): ParsedSearch {
-    const sp = kvToRecord(req.search_params)
-    let extra: Record<string, unknown> = {}
-    if (sp.params) {
-      try {
-        extra = JSON.parse(sp.params) as Record<string, unknown>
-      } catch {
-        throw invalid(`search params must be a JSON object: ${sp.params}`)
-      }
-    }
-    const param = (k: string): string | undefined => sp[k] ?? (extra[k] !== undefined ? String(extra[k]) : undefined)
+  private searchSpec(c: CollectionInfo, req: Req, ts: Timestamp, partitionIds: Set<bigint> | undefined, mode: 'search' | 'hybrid' = 'search', resolved?: VectorColumn): ParsedSearch {
+    const { param, extra } = searchParams(req)
     const hybrid = mode === 'hybrid'
     if (req.search_by_primary_keys) {
       throw new DbError('ServiceUnimplemented', 'search_by_primary_keys (deprecated) is not implemented by Harrier; pass the primary keys in ids instead')
     }
-    const vectorFields = c.schema.fields.filter((f) => isVectorType(f.dataType))
-    const annsName = param('anns_field') ?? ''
-    let anns: FieldSchema | undefined
-    if (annsName) {
-      anns = c.schema.fields.find((f) => f.name === annsName)
-      if (!anns) throw new DbError('FieldNotFound', `failed to get field schema by name: ${annsName}`)
-      if (!isVectorType(anns.dataType)) throw invalid(`field ${annsName} is not a vector field`)
-    } else if (vectorFields.length === 1) {
-      anns = vectorFields[0]
-    } else {
-      throw invalid('multiple anns_fields exist, please specify a anns_field in search_params')
-    }
-    const field = anns!
+    const field = annsField(c, param)
     // Hybrid sub-requests take grouping from rank_params and are never iterators (Milvus's isAdvanced path).
     const isIterator = !hybrid && (param('iterator') === 'true' || param('iterator') === 'True')
     let topk = int(param('topk') ?? param('limit'), 'topk', 0)
@@ -363,7 +368,7 @@ export class ReadPath {
     if (req.search_input === 'ids' || ids?.id_field) {
       if (hybrid) throw invalid('search by primary keys (ids) is not supported in hybrid search')
       if (isIterator) throw invalid('search by primary keys (ids) is not supported by search iterators')
-      queries = this.vectorsByPrimaryKey(c, field, ids ?? {}, ts, partitionIds)
+      queries = resolved ?? this.vectorsByPrimaryKey(c, field, ids ?? {}, ts, partitionIds)
     } else {
       const pgBytes = req.placeholder_group as Uint8Array | undefined
       if (!pgBytes || pgBytes.length === 0) throw invalid('search requires query vectors (placeholder_group is empty)')
@@ -460,6 +465,50 @@ export class ReadPath {
    * the snapshot and the searched partitions (the filter selects candidates, not query rows).
    */
   private vectorsByPrimaryKey(c: CollectionInfo, field: FieldSchema, ids: WireIds, ts: Timestamp, partitionIds: Set<bigint> | undefined): VectorColumn {
+    const pks = this.searchedKeys(c, field, ids)
+    const { selection, missing } = rowsByPrimaryKey(this.d.data.runtime(c.id), { ts, partitionIds }, pks)
+    if (missing.length > 0) throw invalid(`some of the provided primary key IDs do not exist: missing IDs = [${missing.join(' ')}]`)
+    return gather(field, selection) as VectorColumn
+  }
+
+  /**
+   * vectorsByPrimaryKey on a delegator: keys not found in its own rows are looked up in the other
+   * holders' shares.
+   */
+  private async vectorsByPrimaryKeySpread(c: CollectionInfo, req: Req, ts: Timestamp, partitionIds: Set<bigint> | undefined): Promise<VectorColumn> {
+    const field = annsField(c, searchParams(req).param)
+    const pks = this.searchedKeys(c, field, (req.ids ?? {}) as WireIds)
+    const rt = this.d.data.runtime(c.id)
+    return this.spread(c, async (shares) => {
+      const local = rowsByPrimaryKey(rt, { ts, partitionIds }, pks)
+      let { missing } = local
+      const chunks = [...local.selection.chunks]
+      const chunk = Int32Array.from(local.selection.chunk)
+      const row = Int32Array.from(local.selection.row)
+      if (missing.length > 0 && shares.length > 0) {
+        const at = new Map<bigint | string, number>(pks.map((pk, i) => [pk, i]))
+        const ask: ShareRequest = { op: 'rows', collectionId: c.id, ts, segments: [], partitionIds: partitionIds && [...partitionIds], fields: [this.pkName(c), field.name], pks: missing }
+        const replies = await Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...ask, segments: t.segments })))
+        for (const r of replies) {
+          if (r.numRows === 0) continue
+          const ch = shareChunk(r.columns, r.numRows, this.pkName(c))
+          const ci = chunks.push(ch) - 1
+          for (let i = 0; i < r.numRows; i++) {
+            const q = at.get(ch.pks[i]!)
+            if (q === undefined) continue
+            chunk[q] = ci
+            row[q] = i
+          }
+        }
+        missing = pks.filter((_, i) => chunk[i]! < 0)
+      }
+      if (missing.length > 0) throw invalid(`some of the provided primary key IDs do not exist: missing IDs = [${missing.join(' ')}]`)
+      return gather(field, { chunks, chunk, row }) as VectorColumn
+    })
+  }
+
+  /** The `ids` of a search by primary keys, checked as Milvus checks them. */
+  private searchedKeys(c: CollectionInfo, field: FieldSchema, ids: WireIds): bigint[] | string[] {
     if (c.schema.functions.some((f) => f.outputFieldNames.includes(field.name))) {
       throw invalid(`search by primary keys is not supported on function output field ${field.name}`)
     }
@@ -480,9 +529,117 @@ export class ReadPath {
     const dups = new Set<bigint | string>()
     for (const pk of pks) (seen.has(pk) ? dups : seen).add(pk)
     if (dups.size > 0) throw invalid(`duplicate primary key IDs are not allowed in search by IDs: [${[...dups].join(' ')}]`)
-    const { selection, missing } = rowsByPrimaryKey(this.d.data.runtime(c.id), { ts, partitionIds }, pks)
-    if (missing.length > 0) throw invalid(`some of the provided primary key IDs do not exist: missing IDs = [${missing.join(' ')}]`)
-    return gather(field, selection) as VectorColumn
+    return pks
+  }
+
+  private pkName(c: CollectionInfo): string {
+    return primaryField(c.schema).name
+  }
+
+  /**
+   * Runs a read that may span other holders: `run` starts its local part synchronously (so the
+   * plan and the local rows agree) and merges the shares it is given. When a holder goes away or
+   * a view is behind, the whole read is planned and run again, for up to SHARE_RETRY_MS.
+   */
+  private async spread<T>(c: CollectionInfo, run: (shares: ShareTarget[]) => Promise<T>): Promise<T> {
+    const fan = this.d.fanout
+    if (!fan) return run([])
+    const until = Date.now() + SHARE_RETRY_MS
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run(fan.plan(c.id))
+      } catch (e) {
+        if (!fan.retriable(e) || Date.now() > until) throw e
+        await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** attempt, 500)))
+      }
+    }
+  }
+
+  /** searchBatched over this node's rows and the other holders' shares. */
+  private searchSpread(
+    c: CollectionInfo,
+    rt: CollectionRuntime,
+    spec: SearchSpec,
+    share: Pick<ShareRequest, 'op' | 'request' | 'fields' | 'queries' | 'partitionIds'>,
+    groupField?: FieldSchema,
+  ): Promise<SearchResult> {
+    return this.spread(c, async (shares) => {
+      if (shares.length === 0) return searchBatched(rt, spec, this.graphs)
+      const wide = { ...spec, offset: 0, topk: spec.topk + spec.offset }
+      const local = searchBatched(rt, wide, this.graphs)
+      const ask: Omit<ShareRequest, 'segments'> = { ...share, collectionId: c.id, ts: spec.ts, partitionIds: share.partitionIds ?? (spec.partitionIds && [...spec.partitionIds]) }
+      const remote = await Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...ask, segments: t.segments })))
+      const parts = [await local, ...remote.map((r) => searchOf(this.pkName(c), r))]
+      if (!spec.grouping || !groupField) return mergeSearchResults(parts, { topk: spec.topk, offset: spec.offset, metric: spec.metric })
+      // Grouping: the first round finds the right groups (each share ranks a group no lower than
+      // the whole does where its best hit lives), but a group's other members may sit in shares
+      // where it ranked too low to be returned. The second round asks every share for exactly
+      // those groups, which then all fit in each share's answer.
+      const grouping = { field: groupField, groupSize: spec.grouping.groupSize }
+      const found = mergeSearchResults(parts, { topk: wide.topk, offset: 0, metric: spec.metric, grouping })
+      const g = gather(groupField, found)
+      const values = [...new Set(Array.from({ length: found.row.length }, (_, i) => groupKey(g, i)))]
+      // Every query's groups are in `values`; asking for all of them keeps other queries' groups
+      // from crowding a query's own out of a share's answer.
+      const keep = { field: groupField.name, values: new Set(values) }
+      const local2 = searchBatched(rt, { ...wide, keep, topk: Math.max(1, values.length) }, this.graphs)
+      const remote2 = await Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...ask, segments: t.segments, keep: { field: groupField.name, values } })))
+      return mergeSearchResults([await local2, ...remote2.map((r) => searchOf(this.pkName(c), r))], { topk: spec.topk, offset: spec.offset, metric: spec.metric, grouping })
+    })
+  }
+
+  /**
+   * A holder's side of a spread read: the asked segments only, at the delegator's snapshot, with
+   * offset 0 and offset + limit rows or groups, returning the rows' asked columns.
+   */
+  async readShare(r: ShareRequest): Promise<ShareReply> {
+    const { data, root } = this.d
+    const c = root.collectionById(r.collectionId)
+    this.requireLoaded(c)
+    await data.awaitSegments(c.id, r.segments, SHARE_LOAD_WAIT_MS)
+    // Deletes up to the snapshot must be applied here too before these rows are read.
+    await data.readTimestamp(r.ts)
+    const rt = data.runtime(c.id)
+    const ts = r.ts
+    const segments = new Set(r.segments)
+    const partitionIds = r.partitionIds ? new Set(r.partitionIds) : undefined
+    const req = (r.request ?? {}) as Req
+    const columns = (sel: RowSelection): Map<string, Column> => {
+      const m = new Map<string, Column>()
+      for (const name of r.fields) {
+        const f = c.schema.fields.find((x) => x.name === name)
+        if (!f) throw new DbError('FieldNotFound', `field ${name} not exist`)
+        m.set(name, gather(f, sel))
+      }
+      return m
+    }
+    const searched = (res: SearchResult): ShareReply => ({ topks: res.topks, scores: res.scores, numRows: res.row.length, columns: columns(res) })
+    switch (r.op) {
+      case 'count':
+        return { count: count(rt, { ts, filter: this.parse(c, str(req.expr), req), partitionIds, segments }), numRows: 0, columns: new Map() }
+      case 'query': {
+        const sel = retrieve(rt, { ts, filter: this.parse(c, str(req.expr), req), partitionIds, segments, limit: r.limit, offset: 0 })
+        return { numRows: sel.row.length, columns: columns(sel) }
+      }
+      case 'rows': {
+        const { selection } = rowsByPrimaryKey(rt, { ts, partitionIds, segments }, (r.pks ?? []) as bigint[] | string[])
+        const found = [...selection.chunk.keys()].filter((i) => selection.chunk[i]! >= 0)
+        const sel = { chunks: selection.chunks, chunk: Int32Array.from(found, (i) => selection.chunk[i]!), row: Int32Array.from(found, (i) => selection.row[i]!) }
+        return { numRows: sel.row.length, columns: columns(sel) }
+      }
+      case 'search':
+      case 'hybrid':
+      case 'iterator': {
+        const { spec } = this.searchSpec(c, req, ts, partitionIds, r.op === 'hybrid' ? 'hybrid' : 'search', r.queries)
+        if (r.op === 'iterator') {
+          const p = r.page ?? { includeBound: false, returned: [] }
+          return searched(searchIteratorPage(rt, { ...spec, segments }, { bound: p.bound, includeBound: p.includeBound, returned: new Set(p.returned) }))
+        }
+        const keep = r.keep && { field: r.keep.field, values: new Set(r.keep.values) }
+        const topk = keep ? Math.max(1, keep.values.size) : spec.topk + spec.offset
+        return searched(await searchBatched(rt, { ...spec, segments, keep, offset: 0, topk }, this.graphs))
+      }
+    }
   }
 
   async search(c: CollectionInfo, req: Req): Promise<Record<string, unknown>> {
@@ -491,15 +648,19 @@ export class ReadPath {
     const out = this.outputFields(c, strList(req.output_fields), { withVectors: true })
     const partitionIds = this.partitionFilter(c, strList(req.partition_names), true)
     const ts = await this.snapshotTs(req, c)
-    const parsed = this.searchSpec(c, req, ts, partitionIds)
+    // Search by primary keys: rows on other holders supply their vectors too.
+    const byIds = this.d.fanout && (req.search_input === 'ids' || (req.ids as WireIds | null | undefined)?.id_field)
+    const resolved = byIds ? await this.vectorsByPrimaryKeySpread(c, req, ts, partitionIds) : undefined
+    const parsed = this.searchSpec(c, req, ts, partitionIds, 'search', resolved)
     const { spec, nq, roundDecimal } = parsed
     const started = performance.now()
     if (parsed.iterator) {
-      const page = this.iteratorPage(c, out, parsed, parsed.iterator)
+      const page = await this.iteratorPage(c, out, parsed, parsed.iterator, req)
       this.d.metrics.searched(nq, (performance.now() - started) / 1000)
       return page
     }
-    const res = await searchBatched(data.runtime(c.id), spec, this.graphs)
+    const fields = [...out.fields.map((f) => f.name), ...(parsed.groupField ? [parsed.groupField.name] : [])]
+    const res = await this.searchSpread(c, data.runtime(c.id), spec, { op: 'search', request: req, fields, queries: resolved }, parsed.groupField)
     this.d.metrics.searched(nq, (performance.now() - started) / 1000)
     return this.searchResults(c, out, res, Array.from(res.scores), nq, spec.topk, roundDecimal, ts, undefined, { groupField: parsed.groupField })
   }
@@ -509,7 +670,7 @@ export class ReadPath {
    * hit's score (Milvus's getLastBound: the incoming bound on an empty page, or the best possible
    * score on an empty first page).
    */
-  private iteratorPage(c: CollectionInfo, out: OutputSpec, parsed: ParsedSearch, it: IteratorRequest): Record<string, unknown> {
+  private async iteratorPage(c: CollectionInfo, out: OutputSpec, parsed: ParsedSearch, it: IteratorRequest, req: Req): Promise<Record<string, unknown>> {
     if (parsed.nq !== 1) throw invalid('Not support multiple vector iterator at present')
     const token = it.token ?? this.iterators.newToken()
     let cursor = it.token ? this.iterators.get(it.token, c.id) : undefined
@@ -524,7 +685,22 @@ export class ReadPath {
     const continues = it.bound !== undefined && cursor.bound === it.bound
     const page: IteratorPage = { bound: it.bound, includeBound: continues, returned: continues ? cursor.returned : new Set() }
     const spec: SearchSpec = { ...parsed.spec, ts: cursor.ts }
-    const res = searchIteratorPage(this.d.data.runtime(c.id), spec, page)
+    const rt = this.d.data.runtime(c.id)
+    const res = await this.spread(c, async (shares) => {
+      const local = searchIteratorPage(rt, spec, page)
+      if (shares.length === 0) return local
+      const share: Omit<ShareRequest, 'segments'> = {
+        op: 'iterator',
+        collectionId: c.id,
+        ts: spec.ts,
+        partitionIds: spec.partitionIds && [...spec.partitionIds],
+        request: req,
+        fields: out.fields.map((f) => f.name),
+        page: { bound: page.bound, includeBound: page.includeBound, returned: [...page.returned] },
+      }
+      const remote = await Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...share, segments: t.segments })))
+      return mergeSearchResults([local, ...remote.map((r) => searchOf(this.pkName(c), r))], { topk: spec.topk, offset: 0, metric: spec.metric })
+    })
     const n = res.scores.length
     let lastBound: number
     if (n > 0) {
@@ -639,7 +815,10 @@ export class ReadPath {
       return spec
     })
     // The sub-searches' graph traversals run side by side (one batch per graph).
-    const results = await Promise.all(specs.map((spec) => searchBatched(rt, { ...spec, offset: 0, topk: spec.topk + spec.offset }, this.graphs)))
+    const fields = out.fields.map((f) => f.name)
+    const results = await Promise.all(
+      specs.map((spec, i) => this.searchSpread(c, rt, { ...spec, offset: 0, topk: spec.topk + spec.offset }, { op: 'hybrid', request: { ...subs[i]!, use_default_consistency: false }, fields, partitionIds: partitionIds && [...partitionIds] })),
+    )
     specs.forEach((spec, i) => {
       const res = results[i]!
       let at = 0
@@ -676,4 +855,42 @@ export class ReadPath {
     }
     return this.searchResults(c, out, sel, picked.map((f) => Math.fround(f.score)), nq, limit, roundDecimal, ts, topks)
   }
+}
+
+/** search_params as a lookup: the key/value pairs first, then the JSON in `params`. */
+function searchParams(req: Req): { param: (k: string) => string | undefined; extra: Record<string, unknown> } {
+  const sp = kvToRecord(req.search_params)
+  let extra: Record<string, unknown> = {}
+  if (sp.params) {
+    try {
+      extra = JSON.parse(sp.params) as Record<string, unknown>
+    } catch {
+      throw invalid(`search params must be a JSON object: ${sp.params}`)
+    }
+  }
+  return { param: (k: string): string | undefined => sp[k] ?? (extra[k] !== undefined ? String(extra[k]) : undefined), extra }
+}
+
+/** The searched vector field: anns_field, or the collection's only vector field. */
+function annsField(c: CollectionInfo, param: (k: string) => string | undefined): FieldSchema {
+  const vectorFields = c.schema.fields.filter((f) => isVectorType(f.dataType))
+  const annsName = param('anns_field') ?? ''
+  if (annsName) {
+    const anns = c.schema.fields.find((f) => f.name === annsName)
+    if (!anns) throw new DbError('FieldNotFound', `failed to get field schema by name: ${annsName}`)
+    if (!isVectorType(anns.dataType)) throw invalid(`field ${annsName} is not a vector field`)
+    return anns
+  }
+  if (vectorFields.length === 1) return vectorFields[0]!
+  throw invalid('multiple anns_fields exist, please specify a anns_field in search_params')
+}
+
+/** A holder's searched share as a result over its own chunk. */
+function searchOf(pkField: string, r: ShareReply): SearchResult {
+  return shareResult(shareChunk(r.columns, r.numRows, pkField), r.topks ?? [], r.scores ?? new Float32Array(0))
+}
+
+/** A holder's retrieved share as a selection of its own chunk. */
+function rowsOf(pkField: string, r: ShareReply): RowSelection {
+  return { chunks: [shareChunk(r.columns, r.numRows, pkField)], chunk: new Int32Array(r.numRows), row: Int32Array.from({ length: r.numRows }, (_, i) => i) }
 }

@@ -1,19 +1,25 @@
 /**
  * Query coordination in a cluster: which query nodes hold each loaded collection.
  *
- *   harrier/placement/{collectionId}   {"nodes": [nodeId, ...]}   written by the active coordinator
+ *   harrier/placement/{collectionId}   {"replicas": [[nodeId, ...], ...]}   written by the active coordinator
  *
- * A collection loaded with replica_number R is placed on R query nodes (the least loaded, by rows),
- * each holding all of its flushed segments; every query node follows the whole WAL, so growing data
- * is everywhere and a node placed later only reads flushed segments. The coordinator reconciles
- * placement against the live sessions (checker -> change, as Milvus's querycoord does):
+ * A collection loaded with replica_number R gets R replicas, and the live query nodes are split
+ * among them (Milvus's replica node groups): every node holds a share of every loaded collection.
+ * Within a replica each flushed segment has one owner, picked by rendezvous hashing of the
+ * segment id over the replica's nodes (`segmentOwner`), so every process computes the same
+ * assignment without a per-segment record, and a node joining or leaving a replica moves only
+ * the segments it gains or loses. Every query node follows the whole WAL, so the growing rows are
+ * everywhere and any node of a replica can take a read: it searches its growing rows and its
+ * share, and asks the owners of the other segments for theirs (the delegator).
  *
- *  - a node that died is replaced by another live node (complete results again once it has loaded);
- *  - a new node takes collections from the most loaded node: it is added first, and the old
- *    holder is removed only once the new one reports serving (no window without a replica);
+ * Handover without a gap: a node keeps a segment it no longer owns until the new owner reports
+ * that it holds it (query nodes publish their loaded segments in their session). The coordinator
+ * reconciles placement against the live sessions (checker -> change, as Milvus's querycoord does):
+ *
+ *  - a node that died leaves its replica; the others take over its segments;
+ *  - a new node joins the smallest replica and takes its share there;
+ *  - replica sizes are kept within one node of each other;
  *  - released or dropped collections lose their placement, and nodes release them.
- *
- * Placement is per collection, so capacity grows with the number of collections, not within one.
  */
 import type { Catalog } from '../catalog/catalog.js'
 import { DbError } from '../common/errors.js'
@@ -24,7 +30,41 @@ import type { ClusterView, SessionInfo } from './session.js'
 export const PLACEMENT_PREFIX = 'harrier/placement/'
 
 interface Placement {
-  readonly nodes: readonly string[]
+  readonly replicas: readonly (readonly string[])[]
+}
+
+function parsePlacement(text: string): Placement {
+  const p = JSON.parse(text) as { replicas?: string[][]; nodes?: string[] }
+  // Before replicas had several nodes, each placed node held a whole replica.
+  return { replicas: p.replicas ?? (p.nodes ?? []).map((n) => [n]) }
+}
+
+/** FNV-1a over the text: a stable, well-spread 32-bit hash (not for security). */
+function hash32(text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  return h >>> 0
+}
+
+/** The node of `replica` that owns a flushed segment (highest random weight; ties by node id). */
+export function segmentOwner(replica: readonly string[], segmentId: bigint | string): string | undefined {
+  let best: string | undefined
+  let bestScore = -1
+  const seg = segmentId.toString()
+  for (const n of replica) {
+    const score = hash32(`${n}/${seg}`)
+    if (score > bestScore || (score === bestScore && best !== undefined && n < best)) {
+      best = n
+      bestScore = score
+    }
+  }
+  return best
 }
 
 /** Every process's view of the placement (query nodes load by it, proxies route by it). */
@@ -36,11 +76,11 @@ export class PlacementView {
   static async open(store: MetaStore): Promise<PlacementView> {
     const v = new PlacementView()
     const rev = await store.currentRevision()
-    for (const kv of await store.scan(PLACEMENT_PREFIX)) v.map.set(kv.key.slice(PLACEMENT_PREFIX.length), JSON.parse(kv.value) as Placement)
+    for (const kv of await store.scan(PLACEMENT_PREFIX)) v.map.set(kv.key.slice(PLACEMENT_PREFIX.length), parsePlacement(kv.value))
     v.watcher = store.watch(PLACEMENT_PREFIX, { fromRevision: rev }, (events) => {
       for (const e of events) {
         const id = e.kv.key.slice(PLACEMENT_PREFIX.length)
-        if (e.type === 'put') v.map.set(id, JSON.parse(e.kv.value) as Placement)
+        if (e.type === 'put') v.map.set(id, parsePlacement(e.kv.value))
         else v.map.delete(id)
       }
       for (const fn of v.listeners) fn()
@@ -48,12 +88,22 @@ export class PlacementView {
     return v
   }
 
+  /** Every node holding a share of the collection, in any replica. */
   nodesOf(collectionId: bigint | string): readonly string[] {
-    return this.map.get(collectionId.toString())?.nodes ?? []
+    return this.replicasOf(collectionId).flat()
   }
 
-  entries(): [string, readonly string[]][] {
-    return [...this.map].map(([k, p]) => [k, p.nodes])
+  replicasOf(collectionId: bigint | string): readonly (readonly string[])[] {
+    return this.map.get(collectionId.toString())?.replicas ?? []
+  }
+
+  /** The replica (its nodes) that `nodeId` belongs to for the collection. */
+  replicaOf(collectionId: bigint | string, nodeId: string): readonly string[] | undefined {
+    return this.replicasOf(collectionId).find((r) => r.includes(nodeId))
+  }
+
+  entries(): [string, readonly (readonly string[])[]][] {
+    return [...this.map].map(([k, p]) => [k, p.replicas])
   }
 
   onChange(fn: () => void): void {
@@ -116,52 +166,19 @@ export class QueryCoord {
   }
 
   private async reconcile(): Promise<void> {
-    const nodes = this.view.nodes('querynode')
-    const alive = new Set(nodes.map((n) => n.nodeId))
-    const serves = (nodeId: string, id: string) => !!nodes.find((n) => n.nodeId === nodeId)?.serving?.collections?.includes(id)
+    const live = this.view
+      .nodes('querynode')
+      .map((n) => n.nodeId)
+      .sort()
+    const alive = new Set(live)
     const loaded = this.catalog.allCollections().filter((c) => c.load)
-    const rowsOf = new Map(loaded.map((c) => [c.id.toString(), Math.max(1, this.catalog.segmentsOf(c.id).reduce((a, s) => a + s.numRows, 0))]))
-    const next = new Map<string, string[]>()
-    for (const c of loaded) next.set(c.id.toString(), this.placement.nodesOf(c.id).filter((n) => alive.has(n)))
-    const load = (nodeId: string) => [...next].reduce((a, [id, ns]) => a + (ns.includes(nodeId) ? rowsOf.get(id)! : 0), 0)
-    // Fill: every collection on min(R, live nodes) nodes, the least loaded first.
-    for (const c of loaded) {
-      const id = c.id.toString()
-      const want = Math.min(c.load!.replicaNumber, alive.size)
-      const cur = next.get(id)!
-      while (cur.length < want) {
-        const pick = [...alive].filter((n) => !cur.includes(n)).sort((a, b) => load(a) - load(b) || (a < b ? -1 : 1))[0]
-        if (!pick) break
-        cur.push(pick)
-      }
-      // Surplus from an earlier move: drop the extra holder once the others serve.
-      while (cur.length > want && cur.filter((n) => serves(n, id)).length > want) {
-        const victim = [...cur].sort((a, b) => load(b) - load(a))[0]!
-        cur.splice(cur.indexOf(victim), 1)
-      }
-    }
-    // Balance: move one collection from the most to the least loaded node when that narrows the gap.
-    const live = [...alive]
-    if (live.length > 1) {
-      live.sort((a, b) => load(a) - load(b))
-      const low = live[0]!
-      const high = live[live.length - 1]!
-      const candidates = [...next].filter(([, ns]) => ns.includes(high) && !ns.includes(low)).sort((a, b) => rowsOf.get(a[0])! - rowsOf.get(b[0])!)
-      for (const [id, ns] of candidates) {
-        const size = rowsOf.get(id)!
-        if (load(high) - size < load(low) + size - 0) continue // moving would not narrow the gap
-        // Add the new holder now; the surplus rule above removes the old one once it serves.
-        ns.push(low)
-        this.log.info({ collection: id, from: high, to: low }, 'moving a collection replica to balance query nodes')
-        break
-      }
-    }
+    const next = new Map<string, string[][]>()
+    for (const c of loaded) next.set(c.id.toString(), planReplicas(this.placement.replicasOf(c.id), live, alive, c.load!.replicaNumber))
     // Write what changed, and forget collections no longer loaded.
-    for (const [id, ns] of next) {
-      const old = this.placement.nodesOf(id)
-      if (old.length === ns.length && old.every((n, i) => n === ns[i])) continue
-      await this.write({ type: 'put', key: PLACEMENT_PREFIX + id, value: JSON.stringify({ nodes: ns }) })
-      this.log.info({ collection: id, nodes: ns }, 'collection placement')
+    for (const [id, replicas] of next) {
+      if (JSON.stringify(this.placement.replicasOf(id)) === JSON.stringify(replicas)) continue
+      await this.write({ type: 'put', key: PLACEMENT_PREFIX + id, value: JSON.stringify({ replicas }) })
+      this.log.info({ collection: id, replicas }, 'collection placement')
     }
     for (const [id] of this.placement.entries()) {
       if (!next.has(id)) await this.write({ type: 'delete', key: PLACEMENT_PREFIX + id })
@@ -176,4 +193,34 @@ export class QueryCoord {
   stop(): void {
     if (this.timer) clearInterval(this.timer)
   }
+}
+
+/**
+ * The next replica groups for one collection: dead nodes leave, every live node belongs to one of
+ * min(R, live nodes) replicas, and replica sizes differ by at most one. Nodes stay where they are
+ * unless a replica must shrink, so segments move only as far as they must.
+ */
+export function planReplicas(current: readonly (readonly string[])[], live: readonly string[], alive: ReadonlySet<string>, replicaNumber: number): string[][] {
+  const want = Math.min(replicaNumber, live.length)
+  const groups = current.map((g) => g.filter((n) => alive.has(n))).filter((g) => g.length > 0)
+  const placed = new Set(groups.flat())
+  const spare = live.filter((n) => !placed.has(n))
+  const smallest = () => groups.reduce((a, g) => (g.length < a.length ? g : a), groups[0]!)
+  const largest = () => groups.reduce((a, g) => (g.length > a.length ? g : a), groups[0]!)
+  // Too many replicas (replica_number lowered, or nodes lost): fold the smallest into the others.
+  while (groups.length > want) {
+    const g = smallest()
+    groups.splice(groups.indexOf(g), 1)
+    spare.push(...g)
+  }
+  // Too few: new replicas from spare nodes first, then from the largest replica's surplus.
+  while (groups.length < want) {
+    const from = spare.shift() ?? (largest().length > 1 ? largest().pop() : undefined)
+    if (from === undefined) break
+    groups.push([from])
+  }
+  for (const n of spare) smallest().push(n)
+  // Even out: a node moves from the largest replica to the smallest while they differ by two or more.
+  while (groups.length > 1 && largest().length - smallest().length > 1) smallest().push(largest().pop()!)
+  return groups
 }

@@ -31,8 +31,11 @@ export interface SessionInfo {
   readonly startedAt: string
   /** Numeric id (Milvus's node ID, int64): the session's lease id, unique in the cluster. */
   readonly serverId?: string
-  /** Role-specific serving state (query nodes: the collections they serve). */
-  readonly serving?: { readonly collections?: readonly string[] }
+  /**
+   * Role-specific serving state. Query nodes: the collections they serve, and per collection id
+   * the flushed segments they hold (delegators route share reads by it).
+   */
+  readonly serving?: { readonly collections?: readonly string[]; readonly segments?: Readonly<Record<string, readonly string[]>> }
 }
 
 export class Session {

@@ -6,6 +6,7 @@
 import { Catalog } from '../catalog/catalog.js'
 import type { MetaStore } from '../infra/index.js'
 import { CHANNEL_ELECTION } from '../streaming/routing.js'
+import { PlacementView } from './query-coord.js'
 import { ClusterView, type SessionInfo } from './session.js'
 
 export interface ProcessStatus extends SessionInfo {
@@ -27,6 +28,10 @@ export interface CollectionStatus {
   readonly checkpoints: readonly { shard: number; offset: string }[]
   /** Query nodes that report serving it. */
   readonly servedBy: readonly string[]
+  /** The coordinator's placement: each replica's query nodes. */
+  readonly replicas: readonly (readonly string[])[]
+  /** Per query node: the flushed segments and rows of this collection it holds. */
+  readonly held: Readonly<Record<string, { segments: number; rows: number }>>
 }
 
 export interface ClusterStatus {
@@ -47,6 +52,7 @@ async function probe(address: string, timeoutMs: number): Promise<{ healthy: boo
 
 export async function clusterStatus(meta: MetaStore, opts: { probeTimeoutMs?: number } = {}): Promise<ClusterStatus> {
   const view = await ClusterView.open(meta)
+  const placement = await PlacementView.open(meta)
   try {
     const catalog = new Catalog(meta)
     await catalog.load()
@@ -72,6 +78,12 @@ export async function clusterStatus(meta: MetaStore, opts: { probeTimeoutMs?: nu
     const dbs = new Map(catalog.listDatabases().map((d) => [d.id, d.name]))
     const collections = catalog.allCollections().map((c) => {
       const segs = catalog.segmentsOf(c.id)
+      const rowsOf = new Map(segs.map((x) => [x.id.toString(), x.numRows]))
+      const held: Record<string, { segments: number; rows: number }> = {}
+      for (const n of view.nodes('querynode')) {
+        const ids = n.serving?.segments?.[c.id.toString()]
+        if (ids) held[n.nodeId] = { segments: ids.length, rows: ids.reduce((a, id) => a + (rowsOf.get(id) ?? 0), 0) }
+      }
       const indexed = new Set(catalog.segmentIndexesOf(c.id).map((i) => i.segmentId))
       return {
         db: dbs.get(c.dbId) ?? c.dbId.toString(),
@@ -87,11 +99,14 @@ export async function clusterStatus(meta: MetaStore, opts: { probeTimeoutMs?: nu
           .nodes('querynode')
           .filter((n) => n.serving?.collections?.includes(c.id.toString()))
           .map((n) => n.nodeId),
+        replicas: placement.replicasOf(c.id),
+        held,
       }
     })
     return { processes, leaders, collections }
   } finally {
     view.close()
+    placement.close()
   }
 }
 
@@ -107,7 +122,7 @@ export function formatStatus(s: ClusterStatus): string {
   else
     out.push(
       table([
-        ['ROLE', 'NODE', 'ADDRESS', 'METRICS', 'HEALTH', 'HOLDS', 'SERVES (collection:segments/rows)'],
+        ['ROLE', 'NODE', 'ADDRESS', 'METRICS', 'HEALTH', 'HOLDS', 'SERVES (collection:held segments/rows)'],
         ...s.processes.map((p) => [
           p.role,
           p.nodeId,
@@ -118,7 +133,8 @@ export function formatStatus(s: ClusterStatus): string {
           (p.serving?.collections ?? [])
             .map((id) => {
               const c = s.collections.find((x) => x.id === id)
-              return c ? `${c.name}:${c.flushedSegments}/${c.flushedRows}` : id
+              const h = c?.held[p.nodeId]
+              return c ? `${c.name}:${h?.segments ?? 0}/${h?.rows ?? 0}` : id
             })
             .join(' ') || '-',
         ]),
@@ -137,7 +153,7 @@ export function formatStatus(s: ClusterStatus): string {
   if (s.collections.length > 0)
     out.push(
       table([
-        ['DB', 'COLLECTION', 'LOADED', 'SEGMENTS', 'ROWS(FLUSHED)', 'INDEXED', 'CHECKPOINTS', 'SERVED BY'],
+        ['DB', 'COLLECTION', 'LOADED', 'SEGMENTS', 'ROWS(FLUSHED)', 'INDEXED', 'CHECKPOINTS', 'REPLICAS (query nodes)'],
         ...s.collections.map((c) => [
           c.db,
           c.name,
@@ -146,7 +162,7 @@ export function formatStatus(s: ClusterStatus): string {
           String(c.flushedRows),
           `${c.indexedSegments}/${c.flushedSegments}`,
           c.checkpoints.map((p) => `${p.shard}:${p.offset}`).join(' '),
-          c.servedBy.length > 0 ? c.servedBy.join(',') : '-',
+          c.replicas.length > 0 ? c.replicas.map((r) => `[${r.map((n) => (c.servedBy.includes(n) ? n : `${n}(loading)`)).join(',')}]`).join(' ') : '-',
         ]),
       ])
         .split('\n')

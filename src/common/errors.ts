@@ -26,6 +26,7 @@ export const ERRORS = {
   ChannelNotFound: { code: 500, retriable: false, msg: 'channel not found' },
   ChannelFenced: { code: 503, retriable: true, msg: 'channel not available' },
   SegmentNotFound: { code: 600, retriable: false, msg: 'segment not found' },
+  SegmentNotLoaded: { code: 601, retriable: false, msg: 'segment not loaded' },
   IndexNotFound: { code: 700, retriable: false, msg: 'index not found' },
   IndexNotSupported: { code: 701, retriable: false, msg: 'index type not supported' },
   IndexDuplicate: { code: 702, retriable: false, msg: 'index duplicates' },

@@ -48,6 +48,20 @@ export interface DataPlaneConfig {
   readonly holdFlushed?: boolean
 }
 
+/**
+ * Which collections and flushed segments a cluster query node holds (the query coordinator's
+ * placement, see cluster/query-coord.ts). Standalone has none: it holds everything.
+ */
+export interface SegmentPlacement {
+  /** This node is in one of the collection's replicas: it follows its rows and holds a share. */
+  serves(collectionId: bigint): boolean
+  /**
+   * This node should hold the flushed segment: it owns it, or (`loadedHere`) it held it before
+   * and the new owner does not have it yet.
+   */
+  holds(collectionId: bigint, segmentId: bigint, loadedHere: boolean): boolean
+}
+
 export interface DataPlaneObserver {
   walAppended(seconds: number): void
   flushed(outcome: 'success' | 'fail', seconds: number, rows: number): void
@@ -95,8 +109,8 @@ export class DataPlane {
   private segmentLoader: ((rt: CollectionRuntime, seg: Segment) => Promise<void>) | undefined
   private follower: FollowerState | undefined
   private walFailed = false
-  private placement: ((collectionId: bigint) => boolean) | undefined
-  /** Collections whose flushed segments are loaded here (all loaded ones without a placement). */
+  private placement: SegmentPlacement | undefined
+  /** Collections whose share of flushed segments is loaded here (all loaded ones without a placement). */
   private readonly served = new Set<bigint>()
   private catalogLock: Promise<unknown> = Promise.resolve()
 
@@ -117,8 +131,8 @@ export class DataPlane {
   runtime(collectionId: bigint): CollectionRuntime {
     const rt = this.runtimes.get(collectionId)
     if (!rt) throw new DbError('CollectionNotFound', `collection id ${collectionId}`)
-    // A query node holds the flushed segments only of the collections placed on it; for the
-    // others its rows are incomplete, so it must not answer.
+    // A query node holds flushed segments only of the collections placed on it; for the others
+    // it cannot even find the rest of the rows, so it must not answer.
     if (this.placement && rt.info.load && !this.served.has(collectionId)) {
       throw new DbError('CollectionNotLoaded', `collection ${rt.info.name} is not served by this query node`)
     }
@@ -126,21 +140,55 @@ export class DataPlane {
   }
 
   /**
-   * Cluster query nodes: load flushed segments only of the collections `placed` says (the query
-   * coordinator's placement). Growing data of every collection is still followed, so a collection
-   * placed here later needs only its flushed segments read. Call refreshPlacement() on change.
+   * Cluster query nodes: load only the flushed segments `placement` assigns here. Growing data of
+   * every collection is still followed, so a segment placed here later is only read from the
+   * object store. Call refreshPlacement() when the placement or the holders change.
    */
-  setPlacement(placed: (collectionId: bigint) => boolean): void {
-    this.placement = placed
+  setPlacement(placement: SegmentPlacement): void {
+    this.placement = placement
   }
 
-  /** Collections whose rows this replica holds completely. */
+  /** Collections this replica serves: placed here, with its share of flushed segments loaded. */
   servedCollections(): bigint[] {
     return [...this.runtimes.values()].filter((rt) => rt.info.load && (!this.placement || this.served.has(rt.info.id))).map((rt) => rt.info.id)
   }
 
+  /** Flushed segments of the collection held here (published, so delegators can route to them). */
+  loadedSegments(collectionId: bigint): bigint[] {
+    return [...(this.runtimes.get(collectionId)?.loadedSegments ?? [])]
+  }
+
+  /**
+   * The flushed segments of the collection, as this replica has applied them, that it does not
+   * hold: other nodes' shares. Synchronous, so it agrees with the rows a local read sees in the
+   * same tick (a flush replaces growing rows and adds segments in one step).
+   */
+  otherShares(collectionId: bigint): SegmentInfo[] {
+    const rt = this.runtimes.get(collectionId)
+    if (!rt) return []
+    return [...rt.flushed.values()].filter((s) => !rt.loadedSegments.has(s.id))
+  }
+
+  /**
+   * Waits until every one of `ids` is held here (a delegator asked for them as this node's share;
+   * an owner may still be reading a segment it just gained). Fails when a segment no longer exists
+   * (compacted away: the asker's view is older, and it plans again).
+   */
+  async awaitSegments(collectionId: bigint, ids: readonly bigint[], timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs
+    for (;;) {
+      const rt = this.runtime(collectionId)
+      const missing = ids.filter((id) => !rt.loadedSegments.has(id))
+      if (missing.length === 0) return
+      const gone = missing.filter((id) => !rt.flushed.has(id) && !this.deps.catalog.segmentsOf(collectionId).some((s) => s.id === id))
+      if (gone.length > 0) throw new DbError('SegmentNotFound', `segments ${gone.join(', ')} of collection ${rt.info.name} no longer exist here (compacted); plan the read again`)
+      if (Date.now() > until) throw new DbError('SegmentNotLoaded', `segments ${missing.join(', ')} of collection ${rt.info.name} are not loaded on this query node after ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
   private shouldLoad(id: bigint, info: CollectionInfo): boolean {
-    return !!info.load && this.deps.config.holdFlushed !== false && (!this.placement || this.placement(id))
+    return !!info.load && this.deps.config.holdFlushed !== false && (!this.placement || this.placement.serves(id))
   }
 
   private async loadServed(rt: CollectionRuntime): Promise<{ segments: number; rows: number }> {
@@ -149,16 +197,29 @@ export class DataPlane {
     return n
   }
 
-  /** Loads what was newly placed here and releases what moved away. */
+  /** Loads what was newly placed here and releases what moved away (whole collections or segments). */
   refreshPlacement(): Promise<void> {
     const run = async () => {
       for (const rt of [...this.runtimes.values()]) {
         const want = this.shouldLoad(rt.info.id, rt.info)
-        if (want && !this.served.has(rt.info.id)) await this.loadServed(rt)
-        else if (!want && this.served.has(rt.info.id)) this.release(rt.info.id)
+        if (want) {
+          await this.loadServed(rt)
+          this.dropUnheld(rt)
+        } else if (this.served.has(rt.info.id)) this.release(rt.info.id)
       }
     }
     return this.serial('catalogLock', run, 'applying a placement change failed')
+  }
+
+  /** Drops flushed segments whose new owner now holds them. */
+  private dropUnheld(rt: CollectionRuntime): void {
+    const p = this.placement
+    if (!p) return
+    const drop = [...rt.loadedSegments].filter((id) => !p.holds(rt.info.id, id, true))
+    if (drop.length === 0) return
+    for (const sh of rt.shards) sh.dropSegments(drop)
+    for (const id of drop) rt.loadedSegments.delete(id)
+    this.deps.log.info({ collection: rt.info.name, segments: drop.map(String) }, 'released segments now held by their owner')
   }
 
   // ---------------------------------------------------------------- recovery
@@ -211,6 +272,7 @@ export class DataPlane {
         if (cp) tso.observe(cp.ts)
       }
       await this.loadDeltalogs(rt, catalog.deltalogsOf(info.id))
+      for (const s of catalog.segmentsOf(info.id)) rt.flushed.set(s.id, s)
       if (this.shouldLoad(info.id, info)) {
         const n = await this.loadServed(rt)
         flushedSegments += n.segments
@@ -336,6 +398,7 @@ export class DataPlane {
       const rt = this.runtimes.get(ch.id)
       if (!rt) {
         const created = new CollectionRuntime(ch.next, (s) => catalog.checkpoint(ch.id, s)?.offset ?? this.follower?.applied ?? 0n, this.deps.config.segmentMaxRows)
+        for (const s of catalog.segmentsOf(ch.id)) created.flushed.set(s.id, s)
         this.runtimes.set(ch.id, created)
         if (this.shouldLoad(ch.id, ch.next)) await this.loadServed(created)
         continue
@@ -356,15 +419,17 @@ export class DataPlane {
     const ready: { rt: CollectionRuntime; seg: Segment }[] = []
     for (const a of added) {
       const rt = this.runtimes.get(a.collectionId)
-      if (!rt || !rt.info.load || rt.loadedSegments.has(a.id) || (this.placement && !this.served.has(a.collectionId))) continue
+      if (!rt || !rt.info.load || rt.loadedSegments.has(a.id) || (this.placement && (!this.served.has(a.collectionId) || !this.placement.holds(a.collectionId, a.id, false)))) continue
       const seg = await this.readSegment(rt, a.next!)
       if (this.segmentLoader) await this.segmentLoader(rt, seg)
       ready.push({ rt, seg })
     }
     // Synchronous from here: one consistent swap per batch.
+    for (const a of added) this.runtimes.get(a.collectionId)?.flushed.set(a.id, a.next!)
     for (const r of removed) {
       const rt = this.runtimes.get(r.collectionId)
       if (!rt) continue
+      rt.flushed.delete(r.id)
       for (const sh of rt.shards) sh.dropSegments([r.id])
       rt.loadedSegments.delete(r.id)
     }
@@ -610,8 +675,12 @@ export class DataPlane {
   private async loadFlushed(rt: CollectionRuntime): Promise<{ segments: number; rows: number }> {
     let segments = 0
     let rows = 0
-    for (const info of this.deps.catalog.segmentsOf(rt.info.id)) {
-      if (rt.loadedSegments.has(info.id)) continue
+    const p = this.placement
+    // A follower loads only what it has applied: a segment the catalog already lists but whose
+    // flush this replica has not applied yet still has its rows here as growing data.
+    const listed = this.follower ? [...rt.flushed.values()] : this.deps.catalog.segmentsOf(rt.info.id)
+    for (const info of listed) {
+      if (rt.loadedSegments.has(info.id) || (p && !p.holds(rt.info.id, info.id, false))) continue
       const seg = await this.readSegment(rt, info)
       if (this.segmentLoader) await this.segmentLoader(rt, seg)
       rt.shards[info.shard]!.addLoadedSegment(seg)

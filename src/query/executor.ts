@@ -260,7 +260,7 @@ export function rowsByPrimaryKey(
   const chunks: RowChunk[] = []
   const chunkIdx = new Int32Array(pks.length).fill(-1)
   const rowIdx = new Int32Array(pks.length)
-  for (const { chunk, allow } of scanChunks(rt, { ts: spec.ts, partitionIds: spec.partitionIds })) {
+  for (const { chunk, allow } of scanChunks(rt, { ts: spec.ts, partitionIds: spec.partitionIds, segments: spec.segments })) {
     const keys = chunk.pks
     let ci = -1
     for (let r = 0; r < chunk.numRows; r++) {

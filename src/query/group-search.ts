@@ -23,7 +23,9 @@ import type { Column, VectorColumn } from '../schema/columns.js'
 import type { CollectionRuntime } from '../segment/collection-runtime.js'
 import type { AttachedIndex, RowChunk } from '../segment/segment.js'
 import type { SearchResult, SearchSpec } from './executor.js'
-import { scanChunks, vectorRow, vectorRows } from './scan.js'
+import { groupKey, scanChunks, vectorRow, vectorRows, type GroupKey } from './scan.js'
+
+export { groupKey, type GroupKey } from './scan.js'
 
 export interface GroupingSpec {
   /** A Bool, Int8/16/32/64 or VarChar field (checked by the caller). */
@@ -33,8 +35,6 @@ export interface GroupingSpec {
   readonly strict: boolean
 }
 
-/** Bool as 0/1, integers as number (Int64 as bigint), VarChar as string; NULL is a group of its own. */
-type GroupKey = number | bigint | string | null
 
 interface Source {
   readonly chunk: RowChunk
@@ -204,17 +204,3 @@ function walk(
   return truncated.some((t) => t) ? undefined : groups
 }
 
-function groupKey(col: Column, row: number): GroupKey {
-  if (col.valid !== undefined && col.valid[row] === 0) return null
-  switch (col.type) {
-    case 'Bool':
-    case 'Int8':
-    case 'Int16':
-    case 'Int32':
-    case 'Int64':
-    case 'VarChar':
-      return col.data[row]!
-    default:
-      throw invalid(`unsupported data type ${col.type} for group by operator`)
-  }
-}

@@ -15,14 +15,15 @@
  */
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import { GrpcServer } from '../access/grpc-server.js'
+import { GrpcServer, type GrpcServerOptions } from '../access/grpc-server.js'
 import { ManagementServer } from '../access/http-server.js'
 import { Metrics } from '../access/metrics.js'
 import { MilvusService } from '../access/milvus-service.js'
 import { Catalog, type CatalogChange } from '../catalog/catalog.js'
 import { ClusterView, ELECTION_PREFIX, Session, waitFor, type RoleName, type SessionInfo } from '../cluster/session.js'
 import { ProxyRouter } from '../cluster/proxy-router.js'
-import { PlacementView, QueryCoord, servingNodes } from '../cluster/query-coord.js'
+import { PlacementView, QueryCoord, segmentOwner, servingNodes } from '../cluster/query-coord.js'
+import { ShareClient, shareService } from '../cluster/share-rpc.js'
 import { RemoteQuery } from '../cluster/remote-query.js'
 import type { CollectionInfo } from '../catalog/model.js'
 import { primaryField } from '../schema/types.js'
@@ -156,8 +157,8 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
     }
     const version = harrierVersion()
     const tso = new TsoAllocator()
-    const serveMilvus = async (svc: MilvusService): Promise<number> => {
-      const grpc = new GrpcServer(svc, { host: cfg.host, port })
+    const serveMilvus = async (svc: MilvusService, extraServices?: GrpcServerOptions['extraServices']): Promise<number> => {
+      const grpc = new GrpcServer(svc, { host: cfg.host, port, extraServices })
       const p = await grpc.start()
       closers.push(() => grpc.stop())
       return p
@@ -238,13 +239,15 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
             if (keys.length > 0) objects.delete(keys).catch((e: unknown) => log.warn({ err: e, collectionId: id.toString() }, 'garbage collection of dropped collection files failed'))
           },
           queryNodes: () => ({ count: view.nodes('querynode').length, standalone: false }),
-          // LoadCollection returns once replica_number query nodes serve the collection.
+          // LoadCollection returns once every node of replica_number replicas serves its share.
           loaded: async (info) => {
             const until = Date.now() + 120_000
             queryCoord.kick()
             for (;;) {
               const want = Math.min(info.load?.replicaNumber ?? 1, view.nodes('querynode').length)
-              if (want > 0 && queryCoord.serving(info.id).length >= want) return
+              const placed = placement.nodesOf(info.id)
+              const serving = new Set(queryCoord.serving(info.id).map((n) => n.nodeId))
+              if (want > 0 && placement.replicasOf(info.id).length >= want && placed.every((n) => serving.has(n))) return
               if (Date.now() > until) throw new DbError('ServiceUnavailable', `query nodes did not finish loading collection ${info.name} in 120 s`)
               await new Promise((r) => setTimeout(r, 50))
             }
@@ -253,7 +256,10 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         }
         const root = new RootCoord({ catalog, hooks, tso, log: log.child({ role: 'rootcoord' }) })
         await root.bootstrap()
-        const replicas = (c: CollectionInfo) => queryCoord.serving(c.id).map((n) => ({ nodeId: n.serverId ?? '0', address: n.address }))
+        const replicas = (c: CollectionInfo) => {
+          const live = new Map(view.nodes('querynode').map((n) => [n.nodeId, n]))
+          return placement.replicasOf(c.id).map((r) => ({ nodes: r.flatMap((id) => (live.has(id) ? [{ nodeId: live.get(id)!.serverId ?? '0', address: live.get(id)!.address }] : [])) }))
+        }
         const svc = new MilvusService({ root, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'MixCoord', replicas, nodeId: session.info.serverId })
         grpcPort = await serveMilvus(svc)
         // Now publish where the active coordinator serves.
@@ -340,19 +346,38 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         closers.push(() => indexes.close())
         const placement = await PlacementView.open(meta)
         closers.push(async () => placement.close())
-        data.setPlacement((id) => placement.nodesOf(id).includes(nodeId))
+        const view = await ClusterView.open(meta)
+        closers.push(async () => view.close())
+        // Segments this node owns in its replica, and ones it held before a move until their new
+        // owner reports holding them (no moment where nobody serves a segment).
+        data.setPlacement({
+          serves: (id) => placement.nodesOf(id).includes(nodeId),
+          holds: (c, s, loadedHere) => {
+            const replica = placement.replicaOf(c, nodeId)
+            if (!replica) return false
+            const owner = segmentOwner(replica, s)
+            if (owner === nodeId) return true
+            if (!loadedHere) return false
+            const o = view.nodes('querynode').find((n) => n.nodeId === owner)
+            return !o?.serving?.segments?.[c.toString()]?.includes(s.toString())
+          },
+        })
         metrics.setSegmentSource(() => data.segmentStats())
         setState('recovering: loading segments and following the WAL')
         await data.recoverAsFollower(reader)
         closers.push(() => data.stop())
-        const servingNow = () => data.servedCollections().map(String).sort()
+        const servingNow = (): NonNullable<SessionInfo['serving']> => {
+          const collections = data.servedCollections().map(String).sort()
+          const segments = Object.fromEntries(collections.map((c) => [c, data.loadedSegments(BigInt(c)).map(String).sort()]))
+          return { collections, segments }
+        }
         let published = ''
         let session: Session | undefined
         const publish = async () => {
-          const list = servingNow()
-          if (!session || list.join(',') === published) return
-          published = list.join(',')
-          await session.update({ collections: list })
+          const now = servingNow()
+          if (!session || JSON.stringify(now) === published) return
+          published = JSON.stringify(now)
+          await session.update(now)
         }
         catalog.follow((changes) => {
           void data
@@ -361,17 +386,22 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
             .then(publish)
             .catch((e: unknown) => log.error({ err: e }, 'applying catalog changes failed'))
         })
-        placement.onChange(() => {
+        const refresh = () => {
           void data
             .refreshPlacement()
             .then(publish)
             .catch((e: unknown) => log.error({ err: e }, 'applying a placement change failed'))
-        })
+        }
+        placement.onChange(refresh)
+        // Another node reporting a segment it took over lets this one drop its old copy.
+        view.onChange(refresh)
+        const fanout = new ShareClient({ data, placement, view, nodeId, log: log.child({ role: 'delegator' }) })
+        closers.push(async () => fanout.close())
         const root = new RootCoord({ catalog, hooks: noHooks(), tso, log })
-        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode' })
-        grpcPort = await serveMilvus(svc)
-        published = servingNow().join(',')
-        session = await register(`${advertise}:${grpcPort}`, { collections: servingNow() })
+        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode', fanout })
+        grpcPort = await serveMilvus(svc, [shareService((r) => svc.readShare(r))])
+        published = JSON.stringify(servingNow())
+        session = await register(`${advertise}:${grpcPort}`, servingNow())
         setState('serving', true)
         break
       }

@@ -1,5 +1,5 @@
 /** A collection's in-memory replica: its shards and which flushed segments are loaded. */
-import type { CollectionInfo } from '../catalog/model.js'
+import type { CollectionInfo, SegmentInfo } from '../catalog/model.js'
 import { primaryField, type FieldSchema } from '../schema/types.js'
 import { ShardReplica } from './shard.js'
 
@@ -8,6 +8,11 @@ export class CollectionRuntime {
   readonly shards: ShardReplica[]
   /** Flushed segments whose rows are in memory. */
   readonly loadedSegments = new Set<bigint>()
+  /**
+   * Every flushed segment of the collection as this replica has applied the catalog (loaded here or
+   * not). A cluster query node holds only its share; the rest are other nodes' to search.
+   */
+  readonly flushed = new Map<bigint, SegmentInfo>()
 
   constructor(info: CollectionInfo, checkpoints: (shard: number) => bigint, segmentMaxRows: number) {
     this.info = info

@@ -152,7 +152,8 @@ function corrupt(detail: string): DbError {
 /** Copies into a fresh aligned buffer, so decoded columns never alias WAL or file buffers. */
 function take<T>(bytes: Uint8Array, off: number, len: number, make: (b: ArrayBuffer) => T): T {
   if (off + len > bytes.length) throw corrupt('truncated payload')
-  return make(bytes.slice(off, off + len).buffer)
+  // Uint8Array's slice copies; a Node Buffer's own slice would be a view into a shared pool.
+  return make(Uint8Array.prototype.slice.call(bytes, off, off + len).buffer)
 }
 
 export function decodeColumn(bytes: Uint8Array): Column {

@@ -61,7 +61,8 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
   })
 
   const start = async (role: string, wait = true) => {
-    const p = await startRole(role, [...infra.args('t1'), '--flush-interval-ms', '2000', '--segment-max-rows', '5000'], { wait })
+    // No background compaction: the spread test counts segments (manual compaction still runs).
+    const p = await startRole(role, [...infra.args('t1'), '--flush-interval-ms', '2000', '--segment-max-rows', '5000', '--compaction-interval-ms', '3600000'], { wait })
     procs.push(p)
     return p
   }
@@ -142,7 +143,7 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     assert.equal(c1.loaded, true)
     assert.equal(c1.flushedRows, 2900)
     assert.equal(c1.servedBy.length, 2, JSON.stringify({ c1, procs: s.processes }))
-    // GetReplicas: one replica per query node holding c1, with real node ids and addresses.
+    // GetReplicas: c1 has two replicas, one query node each, with real node ids and addresses.
     const d = await client.describeCollection({ collection_name: 'c1' })
     const reps = await client.getReplicas({ collectionID: d.collectionID })
     assert.equal(reps.status.error_code, 'Success', reps.status.reason)
@@ -209,18 +210,41 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     for (let i = 0; i < 6; i++) assert.equal(await count(client, 'c1'), 2900)
   })
 
-  it('collections with one replica are spread over query nodes; when the holder dies its collection moves', async () => {
-    for (const name of ['c3', 'c4']) {
-      await createLoaded(client, name, 1)
-      const ins = await client.insert({ collection_name: name, data: rows(0, 400) })
+  it('a collection with one replica spreads its segments over the query nodes; reads merge every share; a dead holder\'s share moves; a new node takes a share', async () => {
+    // FLAT: exact results, so every read can be checked against brute force over the rows.
+    const name = 'spread'
+    const cr = await client.createCollection({
+      collection_name: name,
+      fields: [
+        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+        { name: 'tag', data_type: DataType.Int64 },
+        { name: 'v', data_type: DataType.FloatVector, dim: DIM },
+      ],
+    })
+    assert.equal(cr.error_code, 'Success', cr.reason)
+    const ix = await client.createIndex({ collection_name: name, field_name: 'v', index_type: 'FLAT', metric_type: 'L2', params: {} })
+    assert.equal(ix.error_code, 'Success', ix.reason)
+    const ld = await client.loadCollectionSync({ collection_name: name, replica_number: 1 })
+    assert.equal(ld.error_code, 'Success', ld.reason)
+    // 16 flushed segments (a segment per flush), then growing rows on top.
+    const SEGS = 16
+    const PER = 300
+    for (let i = 0; i < SEGS; i++) {
+      const ins = await client.insert({ collection_name: name, data: rows(i * PER, PER) })
       assert.equal(ins.status.error_code, 'Success', ins.status.reason)
       await client.flushSync({ collection_names: [name] })
-      assert.equal(await count(client, name), 400)
     }
+    const total = SEGS * PER + 100
+    assert.equal((await client.insert({ collection_name: name, data: rows(SEGS * PER, 100) })).status.error_code, 'Success')
+    const del = await client.delete({ collection_name: name, filter: 'id in [5, 305, 4000]' })
+    assert.equal(del.status.error_code, 'Success', del.status.reason)
+    const live = Array.from({ length: total }, (_, i) => i).filter((i) => ![5, 305, 4000].includes(i))
+
     const { execFile } = await import('node:child_process')
     const cli = new URL('../../src/roles/cli.js', import.meta.url).pathname
+    type Status = { processes: { nodeId: string; role: string; pid: number }[]; collections: { name: string; servedBy: string[]; replicas: string[][]; held: Record<string, { segments: number; rows: number }> }[] }
     const status = () =>
-      new Promise<{ processes: { nodeId: string; role: string; pid: number }[]; collections: { name: string; servedBy: string[] }[] }>((resolve, reject) => {
+      new Promise<Status>((resolve, reject) => {
         execFile(process.execPath, [cli, 'status', '--etcd', infra.etcd.url.replace('etcd://', ''), '--json'], (_err, stdout) => {
           try {
             resolve(JSON.parse(stdout))
@@ -229,36 +253,102 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
           }
         })
       })
-    const s = await status()
-    const c3 = s.collections.find((c) => c.name === 'c3')!.servedBy
-    const c4 = s.collections.find((c) => c.name === 'c4')!.servedBy
-    assert.equal(c3.length, 1)
-    assert.equal(c4.length, 1)
-    assert.notEqual(c3[0], c4[0], 'the two single-replica collections should sit on different query nodes')
-    // Kill c3's holder: the coordinator places c3 on the survivor, which loads it from S3.
-    const holder = s.processes.find((p) => p.nodeId === c3[0])!
-    const proc = procs.find((p) => p.child.pid === holder.pid)!
+    // Every node of the one replica holds a share, and together they hold each segment once.
+    const settled = async (what: string, ok: (c: CollStatus, st: Status) => boolean) => {
+      const by = Date.now() + 30_000
+      for (;;) {
+        const st = await status()
+        const c = st.collections.find((x) => x.name === name)! as CollStatus
+        if (ok(c, st)) return { st, c }
+        assert.ok(Date.now() < by, `${what}: ${JSON.stringify(c)}`)
+        await new Promise((r) => setTimeout(r, 300))
+      }
+    }
+    // The background flush may add a segment of the growing rows meanwhile: compare with the catalog.
+    type CollStatus = Status['collections'][number] & { flushedSegments: number }
+    const spread = (c: CollStatus) => c.flushedSegments >= SEGS && Object.values(c.held).reduce((a, h) => a + h.segments, 0) === c.flushedSegments && Object.values(c.held).every((h) => h.segments > 0)
+    const first = await settled('segments not spread over both query nodes', (c) => c.replicas.length === 1 && c.replicas[0]!.length === 2 && Object.keys(c.held).length === 2 && spread(c))
+
+    const l2 = (a: number[], b: number[]) => a.reduce((acc, x, d) => acc + (x - b[d]!) ** 2, 0)
+    const exactTop = (q: number[], k: number, pass: (i: number) => boolean = () => true) =>
+      live
+        .filter(pass)
+        .map((i) => ({ i, d: l2(q, vec(i)) }))
+        .sort((a, b) => a.d - b.d || a.i - b.i)
+        .slice(0, k)
+        .map((x) => x.i)
+    const checkReads = async () => {
+      assert.equal(await count(client, name), live.length)
+      for (const probe of [7, 1234, 4321, SEGS * PER + 50]) {
+        const s = await client.search({ collection_name: name, data: [vec(probe)], limit: 10, consistency_level: 'Strong' as never })
+        assert.equal(s.status.error_code, 'Success', s.status.reason)
+        assert.deepEqual(s.results.map((r) => Number(r.id)), exactTop(vec(probe), 10))
+      }
+      // offset, filter and output fields across shares
+      const f = await client.search({ collection_name: name, data: [vec(99)], limit: 5, offset: 3, filter: 'tag == 2', output_fields: ['tag'], consistency_level: 'Strong' as never })
+      assert.equal(f.status.error_code, 'Success', f.status.reason)
+      assert.deepEqual(f.results.map((r) => Number(r.id)), exactTop(vec(99), 8, (i) => i % 7 === 2).slice(3))
+      assert.ok(f.results.every((r) => Number(r.tag) === 2))
+      // grouping: one best hit per tag value
+      const g = await client.search({ collection_name: name, data: [vec(2000)], limit: 7, group_by_field: 'tag', consistency_level: 'Strong' as never } as never)
+      assert.equal(g.status.error_code, 'Success', g.status.reason)
+      const bestPerTag = new Map<number, number>()
+      for (const i of exactTop(vec(2000), live.length)) if (!bestPerTag.has(i % 7)) bestPerTag.set(i % 7, i)
+      assert.deepEqual(g.results.map((r) => Number(r.id)).sort((a, b) => a - b), [...bestPerTag.values()].sort((a, b) => a - b))
+      // query: limit/offset in primary-key order across shares
+      const q = await client.query({ collection_name: name, filter: 'id >= 290 and id < 320', output_fields: ['id', 'tag'], limit: 10, offset: 5, consistency_level: 'Strong' as never })
+      assert.equal(q.status.error_code, 'Success', q.status.reason)
+      assert.deepEqual(q.data.map((r) => Number(r.id)), live.filter((i) => i >= 290 && i < 320).slice(5, 15))
+      // search by primary keys: the query rows live on either node
+      const d = await client.describeCollection({ collection_name: name })
+      assert.equal(d.status.error_code, 'Success')
+      for (const id of [1, 2222, 4700]) {
+        const byId = await client.search({ collection_name: name, ids: [id], limit: 3, consistency_level: 'Strong' as never } as never)
+        assert.equal(byId.status.error_code, 'Success', byId.status.reason)
+        assert.deepEqual(byId.results.map((r) => Number(r.id)), exactTop(vec(id), 3))
+      }
+    }
+    await checkReads()
+
+    // Kill one holder: within 10 s the survivor holds every segment and reads are complete again.
+    const victimId = Object.keys(first.c.held)[0]!
+    const victim = procs.find((p) => p.child.pid === first.st.processes.find((x) => x.nodeId === victimId)!.pid)!
     const t0 = Date.now()
-    await proc.kill9()
+    await victim.kill9()
     for (;;) {
-      const n = await count(client, 'c3').catch(() => -1)
-      if (n === 400) break
-      assert.ok(Date.now() - t0 < 10_000, `c3 not complete again within 10 s (count ${n})`)
+      const n = await count(client, name).catch(() => -1)
+      if (n === live.length) break
+      assert.ok(Date.now() - t0 < 10_000, `not complete again within 10 s (count ${n})`)
       await new Promise((r) => setTimeout(r, 100))
     }
-    assert.equal(await count(client, 'c4'), 400)
-    assert.equal(await count(client, 'c1'), 2900)
-    // A replacement node takes a share back (balance), without a window where c1 loses a replica.
-    const fresh = await start('querynode')
-    const by = Date.now() + 30_000
-    for (;;) {
-      const st = await status()
-      const served = st.collections.flatMap((c) => c.servedBy)
-      if (served.some((n) => st.processes.find((p) => p.nodeId === n)?.pid === fresh.child.pid) && st.collections.find((c) => c.name === 'c1')!.servedBy.length === 2) break
-      assert.ok(Date.now() < by, `new query node got no collection: ${JSON.stringify(st.collections)}`)
-      await new Promise((r) => setTimeout(r, 300))
+    await checkReads()
+
+    // A new query node joins the replica and takes a share while searches run: none fails.
+    let stop = false
+    const failures: string[] = []
+    let ok = 0
+    const load = (async () => {
+      while (!stop) {
+        const s = await client.search({ collection_name: name, data: [vec(1234)], limit: 10, consistency_level: 'Strong' as never })
+        if (s.status.error_code !== 'Success') failures.push(s.status.reason)
+        else if (JSON.stringify(s.results.map((r) => Number(r.id))) !== JSON.stringify(exactTop(vec(1234), 10))) failures.push(`incomplete: ${s.results.map((r) => r.id).join(',')}`)
+        else ok++
+      }
+    })()
+    try {
+      const fresh = await start('querynode')
+      await settled('the new query node took no share', (c, st) => {
+        const freshId = st.processes.find((p) => p.pid === fresh.child.pid)?.nodeId
+        return !!freshId && (c.held[freshId]?.segments ?? 0) > 0 && spread(c) && Object.keys(c.held).length === 2
+      })
+    } finally {
+      stop = true
+      await load
     }
-    for (const [name, n] of [['c1', 2900], ['c3', 400], ['c4', 400]] as const) assert.equal(await count(client, name), n)
+    assert.deepEqual(failures.slice(0, 5), [])
+    assert.ok(ok > 5, `only ${ok} searches`)
+    await checkReads()
+    assert.equal(await count(client, 'c1'), 2900)
   })
 
   it('the data node killed during ingestion: the standby takes over; no acknowledged row is lost', async () => {
@@ -379,7 +469,7 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     const s = await client.search({ collection_name: 'c2', data: [vec(7)], limit: 1, consistency_level: 'Strong' as never })
     assert.equal(String(s.results[0]!.id), '7')
     const list = await client.showCollections()
-    assert.deepEqual(list.data.map((c) => c.name).sort(), ['c1', 'c2', 'c3', 'c4'])
+    assert.deepEqual(list.data.map((c) => c.name).sort(), ['c1', 'c2', 'spread'])
   })
 })
 
