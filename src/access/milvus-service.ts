@@ -47,10 +47,12 @@ export interface MilvusServiceDeps {
   readonly role?: string
   /** Cluster: each replica of a loaded collection with the query nodes it spans (GetReplicas). */
   readonly replicas?: (c: CollectionInfo) => { nodes: { nodeId: string; address: string }[] }[]
-  /** Milvus node ID of this process (GetComponentStates). */
-  readonly nodeId?: string
+  /** Milvus node ID of this process (GetComponentStates); a function when known only once registered. */
+  readonly nodeId?: string | (() => string | undefined)
   /** Cluster query nodes: the other holders of collections spread over several nodes. */
   readonly fanout?: SegmentFanout
+  /** Cluster query nodes: which query nodes (Milvus node IDs) hold each flushed segment of a collection. */
+  readonly segmentHolders?: (collectionId: bigint) => ReadonlyMap<string, readonly string[]>
   /**
    * Primary keys a delete filter matches, asked of the replicas that hold flushed rows (a cluster
    * data node keeps only growing data); local evaluation otherwise.
@@ -96,6 +98,11 @@ export class MilvusService {
 
   implemented(method: string): boolean {
     return method in this.handlers
+  }
+
+  private nodeId(): string {
+    const id = this.d.nodeId
+    return (typeof id === 'function' ? id() : id) ?? '1'
   }
 
   /** A delegator's request for this query node's share of a spread collection (cluster/share-rpc.ts). */
@@ -167,7 +174,7 @@ export class MilvusService {
       GetVersion: async () => ({ version: this.d.version }),
       CheckHealth: async () => ({ isHealthy: true, reasons: [], quota_states: [] }),
       GetComponentStates: async () => ({
-        state: { nodeID: this.d.nodeId ?? '1', role: this.d.role ?? 'Proxy', state_code: 'Healthy', extra_info: [] },
+        state: { nodeID: this.nodeId(), role: this.d.role ?? 'Proxy', state_code: 'Healthy', extra_info: [] },
         subcomponent_states: [],
       }),
       AllocTimestamp: async () => ({ timestamp: tsString(data.now()) }),
@@ -479,10 +486,18 @@ export class MilvusService {
       GetQuerySegmentInfo: async (req, ctx) => {
         const c = root.collection(str(req.dbName) || ctx.dbName || 'default', str(req.collectionName))
         this.reads.requireLoaded(c)
+        // A spread collection: this node's rows and the segments other query nodes hold.
+        const self = this.nodeId()
+        const holders = this.d.segmentHolders?.(c.id)
+        const nodesOf = (id: bigint, local: boolean) => [...new Set([...(local ? [self] : []), ...(holders?.get(id.toString()) ?? [])])]
+        const local = data.segmentInfos(c.id).filter((s) => s.loaded)
+        const remote = holders ? data.otherShares(c.id).filter((s) => (holders.get(s.id.toString()) ?? []).length > 0) : []
+        const listed = [
+          ...local.map((s) => ({ ...s, nodeIds: nodesOf(s.id, true) })),
+          ...remote.map((s) => ({ id: s.id, partitionId: s.partitionId, numRows: s.numRows, state: 'Flushed' as const, indexIds: c.indexes.map((i) => i.id), nodeIds: nodesOf(s.id, false) })),
+        ]
         return {
-          infos: data
-            .segmentInfos(c.id)
-            .filter((s) => s.loaded)
+          infos: listed
             .map((s) => {
               const index = c.indexes.find((i) => s.indexIds.includes(i.id))
               return {
@@ -493,9 +508,9 @@ export class MilvusService {
                 num_rows: String(s.numRows),
                 index_name: index?.name ?? '',
                 indexID: index?.id.toString() ?? '0',
-                nodeID: '1',
+                nodeID: s.nodeIds[0] ?? self,
                 state: s.state,
-                nodeIds: ['1'],
+                nodeIds: s.nodeIds,
                 level: 'L1',
                 is_sorted: false,
                 storage_version: '0',

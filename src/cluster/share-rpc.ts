@@ -24,7 +24,7 @@ import type { Column, VectorColumn } from '../schema/columns.js'
 import { loadMilvusProto } from '../schema/milvus-proto.js'
 import { decodeInsertLog, encodeInsertLog } from '../storage/binlog.js'
 import { segmentOwner, type PlacementView } from './query-coord.js'
-import type { ClusterView } from './session.js'
+import type { ClusterView, SessionInfo } from './session.js'
 
 const PATH = '/harrier.internal.QueryNode/ReadShare'
 const CALL_DEADLINE_MS = 30_000
@@ -227,9 +227,19 @@ export class ShareClient implements SegmentFanout {
   private readonly d: ShareClientDeps
   private readonly clients = new Map<string, grpc.Client>()
   private readonly suspects = new Map<string, number>()
+  /** Segments each node reports holding, per collection; rebuilt lazily after a session change. */
+  private readonly held = new Map<string, Set<string>>()
 
   constructor(deps: ShareClientDeps) {
     this.d = deps
+    deps.view.onChange(() => this.held.clear())
+  }
+
+  private heldBy(node: SessionInfo, collectionId: string): Set<string> {
+    const key = `${node.nodeId}/${collectionId}`
+    let set = this.held.get(key)
+    if (!set) this.held.set(key, (set = new Set(node.serving?.segments?.[collectionId] ?? [])))
+    return set
   }
 
   plan(collectionId: bigint): ShareTarget[] {
@@ -240,7 +250,7 @@ export class ShareClient implements SegmentFanout {
     const now = Date.now()
     const nodes = this.d.view.nodes('querynode').filter((n) => n.nodeId !== self && n.address)
     const byId = new Map(nodes.map((n) => [n.nodeId, n]))
-    const held = new Map(nodes.map((n) => [n.nodeId, new Set(n.serving?.segments?.[id] ?? [])]))
+    const held = new Map(nodes.map((n) => [n.nodeId, this.heldBy(n, id)]))
     const usable = (n: string) => byId.has(n) && (this.suspects.get(n) ?? 0) < now
     const replica = [...(this.d.placement.replicaOf(id, self) ?? [])].sort()
     const placed = [...this.d.placement.nodesOf(id)].sort()

@@ -398,7 +398,12 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         const fanout = new ShareClient({ data, placement, view, nodeId, log: log.child({ role: 'delegator' }) })
         closers.push(async () => fanout.close())
         const root = new RootCoord({ catalog, hooks: noHooks(), tso, log })
-        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode', fanout })
+        const segmentHolders = (c: bigint) => {
+          const m = new Map<string, string[]>()
+          for (const n of view.nodes('querynode')) for (const s of n.serving?.segments?.[c.toString()] ?? []) m.set(s, [...(m.get(s) ?? []), n.serverId ?? '0'])
+          return m
+        }
+        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode', fanout, segmentHolders, nodeId: () => session?.info.serverId })
         grpcPort = await serveMilvus(svc, [shareService((r) => svc.readShare(r))])
         published = JSON.stringify(servingNow())
         session = await register(`${advertise}:${grpcPort}`, servingNow())

@@ -269,6 +269,13 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     const spread = (c: CollStatus) => c.flushedSegments >= SEGS && Object.values(c.held).reduce((a, h) => a + h.segments, 0) === c.flushedSegments && Object.values(c.held).every((h) => h.segments > 0)
     const first = await settled('segments not spread over both query nodes', (c) => c.replicas.length === 1 && c.replicas[0]!.length === 2 && Object.keys(c.held).length === 2 && spread(c))
 
+    // GetQuerySegmentInfo lists every segment with the query node holding it, whichever node answers.
+    const qsi = await client.getQuerySegmentInfo({ collectionName: name })
+    assert.equal(qsi.status.error_code, 'Success', qsi.status.reason)
+    const flushedInfos = qsi.infos.filter((i) => String(i.state) === 'Flushed')
+    assert.ok(flushedInfos.length >= SEGS, JSON.stringify(qsi.infos))
+    assert.equal(new Set(flushedInfos.map((i) => String(i.nodeID))).size, 2, JSON.stringify(flushedInfos))
+
     const l2 = (a: number[], b: number[]) => a.reduce((acc, x, d) => acc + (x - b[d]!) ** 2, 0)
     const exactTop = (q: number[], k: number, pass: (i: number) => boolean = () => true) =>
       live
