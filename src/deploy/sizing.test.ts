@@ -22,12 +22,13 @@ describe('sizing formulas (hand-computed)', () => {
     assert.ok(Math.abs(r.bytes.milvusIndexMemory - 30e6 * (4096 + 142 + 68 / 15)) < 1)
     assert.equal(r.bytes.scalars, 480_000_000)
     assert.equal(r.bytes.growing, 2 * 512 * 2 ** 20)
-    const total = 30e6 * (6144 + 142 + 68 / 15) + 480e6 + 2 ** 30
-    assert.ok(Math.abs(r.bytes.queryTotal - total) < 1)
+    const sealed = 30e6 * (6144 + 142 + 68 / 15) + 480e6
     assert.equal(r.bytes.usablePerQueryHost, (64 - 2) * GiB * 0.8)
-    // 190.27 GB / 53.26 GB = 3.57 -> 4, plus the spare: 5 query nodes of 64 GiB, as the reference guide has.
-    assert.equal(r.queryNodes, Math.ceil(total / ((64 - 2) * GiB * 0.8)) + 1)
+    // Every query node also holds all growing rows (1 GiB): 189.68 GB / (53.26 - 1.07) GB = 3.63 -> 4,
+    // plus the spare: 5 query nodes of 64 GiB, as the reference guide has.
+    assert.equal(r.queryNodes, Math.ceil(sealed / ((64 - 2) * GiB * 0.8 - 2 ** 30)) + 1)
     assert.equal(r.queryNodes, 5)
+    assert.ok(Math.abs(r.bytes.queryTotal - (sealed + 4 * 2 ** 30)) < 1)
     // knowhere's single copy would need 128.83 GB / 53.26 GB -> 3, plus the spare.
     assert.equal(r.milvusQueryNodes, 4)
     // Build: 5000 rows/s/core at 128 dims scales to 625 at 1024; 30e6 / 625 = 48,000 core-seconds,
@@ -45,10 +46,10 @@ describe('sizing formulas (hand-computed)', () => {
   it('replicas, spares, smaller hosts and other index types move the numbers as the formulas say', () => {
     const perReplica = 30e6 * (6144 + 142 + 68 / 15) + 480e6
     const usable = (64 - 2) * GiB * 0.8
-    assert.equal(computeSizing(input({ replicas: 2 })).queryNodes, Math.ceil((perReplica * 2 + 2 * 2 ** 30) / usable) + 1)
+    assert.equal(computeSizing(input({ replicas: 2 })).queryNodes, Math.ceil((perReplica * 2) / (usable - 2 ** 30)) + 1)
     assert.equal(computeSizing(input({ spare: 0 })).queryNodes, 4)
     assert.equal(computeSizing(input({ spare: 2 })).queryNodes, 6)
-    assert.equal(computeSizing(input({ queryHost: { cpus: 8, memoryBytes: 32 * GiB } })).queryNodes, Math.ceil((perReplica + 2 ** 30) / (30 * GiB * 0.8)) + 1)
+    assert.equal(computeSizing(input({ queryHost: { cpus: 8, memoryBytes: 32 * GiB } })).queryNodes, Math.ceil(perReplica / (30 * GiB * 0.8 - 2 ** 30)) + 1)
     const flat = computeSizing(input({ index: 'FLAT' }))
     assert.equal(flat.bytes.indexMemory, 122_880_000_000)
     assert.equal(flat.indexNodes, 1)
@@ -124,7 +125,7 @@ describe('sizing arguments and output', () => {
     const text = formatSizing(computeSizing(input(), referencePlan()))
     for (const s of ['Data', 'Query nodes (HNSW, M=16, 1 replica)', 'Index nodes', 'Storage', 'Per role (suggested hosts)', 'Suggested host plan', 'Compared with deploy/examples/reference-26-hosts.yaml']) assert.ok(text.includes(s), s)
     assert.match(text, /raw vectors +114\.44 GiB +n x dim x 4 = 30,000,000 x 4096 B/)
-    assert.match(text, /query nodes +5 +max\(replicas, ceil\(177\.20 GiB \/ 49\.60 GiB\)\) \+ 1 spare/)
+    assert.match(text, /query nodes +5 +max\(replicas, ceil\(\(index \+ scalars\) x replicas \/ \(usable - growing\)\)\) = ceil\(176\.20 GiB \/ 48\.60 GiB\), \+ 1 spare/)
     assert.match(text, /querynode +5 x 16 CPU 64\.00 GiB +5 x 16 CPU 64\.00 GiB .* agrees/)
     assert.match(text, /--segment-max-rows 130561/)
   })

@@ -267,12 +267,15 @@ export function computeSizing(input: SizingInput, plan?: HostPlan): SizingResult
   const scalars = n * scalarPerRow
   const indexMemory = model.memory(n)
   const milvusIndexMemory = model.milvusMemory(n)
-  const growing = i.shards * i.segmentBytes * i.replicas
-  const queryTotal = (indexMemory + scalars) * i.replicas + growing
-  const milvusTotal = (milvusIndexMemory + scalars) * i.replicas + growing
+  // Every Harrier query node follows the whole channel, so each holds all growing rows (at most a
+  // segment per shard before it is flushed); Milvus keeps them on one delegator per replica.
+  const growing = i.shards * i.segmentBytes
+  const sealed = (indexMemory + scalars) * i.replicas
   const usable = (i.queryHost.memoryBytes - i.reserveBytes) * i.fill
-  if (!(usable > 0)) throw invalid(`--query-host memory must exceed the ${gib(i.reserveBytes)} reserve`)
-  const memNodes = Math.ceil(queryTotal / usable)
+  if (!(usable > growing)) throw invalid(`--query-host memory must exceed the ${gib(i.reserveBytes)} reserve plus ${gib(growing)} of growing segments`)
+  const memNodes = Math.ceil(sealed / (usable - growing))
+  const queryTotal = sealed + growing * memNodes
+  const milvusTotal = (milvusIndexMemory + scalars) * i.replicas + growing * i.replicas
   const queryNodes = Math.max(i.replicas, memNodes) + i.spare
   const milvusQueryNodes = Math.max(i.replicas, Math.ceil(milvusTotal / usable)) + i.spare
   const segmentMaxRows = Math.max(1, Math.floor(i.segmentBytes / (e + scalarPerRow)))
@@ -303,7 +306,8 @@ export function computeSizing(input: SizingInput, plan?: HostPlan): SizingResult
   const datanodes = i.shards >= 2 ? 2 : 1
   const datanodeMem = Math.ceil(((i.shards * i.segmentBytes * 2) / datanodes + 2 * GiB) / GiB) * GiB
   const segments = Math.ceil(n / segmentMaxRows)
-  const lossShare = queryNodes > 1 ? queryTotal / (queryNodes - 1) / (i.queryHost.memoryBytes - i.reserveBytes) : Number.POSITIVE_INFINITY
+  const perNodeAfterLoss = queryNodes > 1 ? sealed / (queryNodes - 1) + growing : Number.POSITIVE_INFINITY
+  const lossShare = perNodeAfterLoss / (i.queryHost.memoryBytes - i.reserveBytes)
   const afterLoss = lossShare <= i.fill ? 'fits' : lossShare <= 1 ? `fits at ${(lossShare * 100).toFixed(0)}% (over the fill)` : 'does not fit (add --spare 1)'
   const queryCpus = Math.max(4, Math.round(i.queryHost.memoryBytes / (4 * GiB)))
 
@@ -320,13 +324,13 @@ export function computeSizing(input: SizingInput, plan?: HostPlan): SizingResult
       title: `Query nodes (${i.index}${i.index === 'HNSW' || i.index === 'AUTOINDEX' ? `, M=${i.M}` : ''}, ${i.replicas} replica${i.replicas === 1 ? '' : 's'})`,
       lines: [
         { label: 'index in memory', formula: model.memoryFormula, value: gib(indexMemory) },
-        { label: 'growing segments', formula: `shards x segment size x replicas = ${i.shards} x ${gib(i.segmentBytes)} x ${i.replicas}`, value: gib(growing) },
-        { label: 'total', formula: `(index + scalars) x replicas + growing`, value: gib(queryTotal) },
+        { label: 'growing segments', formula: `shards x segment size = ${i.shards} x ${gib(i.segmentBytes)}, on every query node (each follows the whole channel)`, value: gib(growing) },
         { label: 'usable per host', formula: `(${gib(i.queryHost.memoryBytes)} - ${gib(i.reserveBytes)} reserve) x ${i.fill} fill`, value: gib(usable) },
-        { label: 'query nodes', formula: `max(replicas, ceil(${gib(queryTotal)} / ${gib(usable)})) + ${i.spare} spare (a lost node's segments reload on the others)`, value: String(queryNodes) },
+        { label: 'query nodes', formula: `max(replicas, ceil((index + scalars) x replicas / (usable - growing))) = ceil(${gib(sealed)} / ${gib(usable - growing)}), + ${i.spare} spare (a lost node's segments reload on the others)`, value: String(queryNodes) },
+        { label: 'total', formula: `(index + scalars) x replicas + growing x ${memNodes} nodes`, value: gib(queryTotal) },
         { label: 'CPU per node', formula: '1 vCPU per 4 GiB of memory (Milvus\'s ratio)', value: `${queryCpus} vCPU` },
-        { label: 'after losing one', formula: `${gib(queryTotal)} / ${queryNodes - 1} nodes = ${gib(queryTotal / Math.max(1, queryNodes - 1))} each of ${gib(i.queryHost.memoryBytes - i.reserveBytes)}`, value: afterLoss },
-        { label: 'Milvus (knowhere)', formula: `${model.milvusFormula}: ${gib(milvusIndexMemory)} + scalars + growing`, value: `${gib(milvusTotal)}, ${milvusQueryNodes} nodes` },
+        { label: 'after losing one', formula: `${gib(sealed)} / ${queryNodes - 1} nodes + growing = ${gib(perNodeAfterLoss)} each of ${gib(i.queryHost.memoryBytes - i.reserveBytes)}`, value: afterLoss },
+        { label: 'Milvus (knowhere)', formula: `${model.milvusFormula}: ${gib(milvusIndexMemory)} + scalars + growing on one delegator per replica`, value: `${gib(milvusTotal)}, ${milvusQueryNodes} nodes` },
       ],
     },
     {
