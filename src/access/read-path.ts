@@ -117,9 +117,9 @@ function goBool(v: string | undefined): boolean | undefined {
 
 const BOUNDED_GRACE_MS = 5000
 /** How long a holder waits for a segment it was asked for (an owner still reading it in). */
-const SHARE_LOAD_WAIT_MS = 15_000
-/** How long a delegator keeps planning again while holders come and go. */
-const SHARE_RETRY_MS = 12_000
+const SHARE_LOAD_WAIT_MS = 5000
+/** How long a delegator keeps planning again while holders come and go (longer than a load wait). */
+const SHARE_RETRY_MS = 15_000
 
 
 /** Milvus's WeightedRanker normalisation: every metric mapped onto [0, 1], higher is better. */
@@ -287,7 +287,7 @@ export class ReadPath {
     const share = { collectionId: c.id, ts, partitionIds: partitionIds && [...partitionIds], request: req }
     if (requested.some((f) => f.trim().toLowerCase() === 'count(*)')) {
       if (requested.length > 1) throw invalid('count entities with pagination is not allowed')
-      const n = await this.spread(c, (shares) => {
+      const n = await this.spread(c, partitionIds, (shares) => {
         const local = count(rt, { ts, filter: plan, partitionIds })
         return Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...share, op: 'count', segments: t.segments, fields: [] }))).then((r) => r.reduce((a, x) => a + (x.count ?? 0), local))
       })
@@ -301,7 +301,7 @@ export class ReadPath {
     }
     if (!plan && limit === undefined) throw invalid('empty expression should be used with limit')
     const out = this.outputFields(c, requested, { withVectors: true })
-    const sel = await this.spread(c, async (shares) => {
+    const sel = await this.spread(c, partitionIds, async (shares) => {
       if (shares.length === 0) return retrieve(rt, { ts, filter: plan, partitionIds, limit, offset })
       // Each part keeps its first offset + limit rows by primary key; the union is cut again.
       const upTo = limit !== undefined ? limit + offset : undefined
@@ -479,7 +479,7 @@ export class ReadPath {
     const field = annsField(c, searchParams(req).param)
     const pks = this.searchedKeys(c, field, (req.ids ?? {}) as WireIds)
     const rt = this.d.data.runtime(c.id)
-    return this.spread(c, async (shares) => {
+    return this.spread(c, partitionIds, async (shares) => {
       const local = rowsByPrimaryKey(rt, { ts, partitionIds }, pks)
       let { missing } = local
       const chunks = [...local.selection.chunks]
@@ -541,13 +541,13 @@ export class ReadPath {
    * plan and the local rows agree) and merges the shares it is given. When a holder goes away or
    * a view is behind, the whole read is planned and run again, for up to SHARE_RETRY_MS.
    */
-  private async spread<T>(c: CollectionInfo, run: (shares: ShareTarget[]) => Promise<T>): Promise<T> {
+  private async spread<T>(c: CollectionInfo, partitionIds: ReadonlySet<bigint> | undefined, run: (shares: ShareTarget[]) => Promise<T>): Promise<T> {
     const fan = this.d.fanout
     if (!fan) return run([])
     const until = Date.now() + SHARE_RETRY_MS
     for (let attempt = 0; ; attempt++) {
       try {
-        return await run(fan.plan(c.id))
+        return await run(fan.plan(c.id, partitionIds))
       } catch (e) {
         if (!fan.retriable(e) || Date.now() > until) throw e
         await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** attempt, 500)))
@@ -563,13 +563,16 @@ export class ReadPath {
     share: Pick<ShareRequest, 'op' | 'request' | 'fields' | 'queries' | 'partitionIds'>,
     groupField?: FieldSchema,
   ): Promise<SearchResult> {
-    return this.spread(c, async (shares) => {
+    const grouped = !!(spec.grouping && groupField)
+    return this.spread(c, spec.partitionIds, async (shares) => {
       if (shares.length === 0) return searchBatched(rt, spec, this.graphs)
       const wide = { ...spec, offset: 0, topk: spec.topk + spec.offset }
+      const before = grouped ? this.d.data.shareEpoch(c.id) : ''
       const local = searchBatched(rt, wide, this.graphs)
       const ask: Omit<ShareRequest, 'segments'> = { ...share, collectionId: c.id, ts: spec.ts, partitionIds: share.partitionIds ?? (spec.partitionIds && [...spec.partitionIds]) }
-      const remote = await Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...ask, segments: t.segments })))
-      const parts = [await local, ...remote.map((r) => searchOf(this.pkName(c), r))]
+      // One Promise.all: a failing share must not leave the local search's rejection unhandled.
+      const [mine, ...remote] = await Promise.all([local, ...shares.map((t) => this.d.fanout!.read(t, { ...ask, segments: t.segments }))])
+      const parts = [mine as SearchResult, ...(remote as ShareReply[]).map((r) => searchOf(this.pkName(c), r))]
       if (!spec.grouping || !groupField) return mergeSearchResults(parts, { topk: spec.topk, offset: spec.offset, metric: spec.metric })
       // Grouping: the first round finds the right groups (each share ranks a group no lower than
       // the whole does where its best hit lives), but a group's other members may sit in shares
@@ -582,9 +585,12 @@ export class ReadPath {
       // Every query's groups are in `values`; asking for all of them keeps other queries' groups
       // from crowding a query's own out of a share's answer.
       const keep = { field: groupField.name, values: new Set(values) }
+      // The second round must read the same local rows as the first, which the shares were
+      // planned against: a flush, compaction or handover in between means planning again.
+      if (this.d.data.shareEpoch(c.id) !== before) throw new DbError('SegmentNotFound', 'the segments changed between the rounds of a grouping search; plan the read again')
       const local2 = searchBatched(rt, { ...wide, keep, topk: Math.max(1, values.length) }, this.graphs)
-      const remote2 = await Promise.all(shares.map((t) => this.d.fanout!.read(t, { ...ask, segments: t.segments, keep: { field: groupField.name, values } })))
-      return mergeSearchResults([await local2, ...remote2.map((r) => searchOf(this.pkName(c), r))], { topk: spec.topk, offset: spec.offset, metric: spec.metric, grouping })
+      const [mine2, ...remote2] = await Promise.all([local2, ...shares.map((t) => this.d.fanout!.read(t, { ...ask, segments: t.segments, keep: { field: groupField.name, values } }))])
+      return mergeSearchResults([mine2 as SearchResult, ...(remote2 as ShareReply[]).map((r) => searchOf(this.pkName(c), r))], { topk: spec.topk, offset: spec.offset, metric: spec.metric, grouping })
     })
   }
 
@@ -598,7 +604,10 @@ export class ReadPath {
     this.requireLoaded(c)
     await data.awaitSegments(c.id, r.segments, SHARE_LOAD_WAIT_MS)
     // Deletes up to the snapshot must be applied here too before these rows are read.
-    await data.readTimestamp(r.ts)
+    await data.awaitApplied(r.ts, SHARE_LOAD_WAIT_MS)
+    // Again, synchronously before the scan: a segment handed over or compacted away during the
+    // waits would otherwise be skipped silently by the segment restriction.
+    data.checkSegments(c.id, r.segments)
     const rt = data.runtime(c.id)
     const ts = r.ts
     const segments = new Set(r.segments)
@@ -686,7 +695,7 @@ export class ReadPath {
     const page: IteratorPage = { bound: it.bound, includeBound: continues, returned: continues ? cursor.returned : new Set() }
     const spec: SearchSpec = { ...parsed.spec, ts: cursor.ts }
     const rt = this.d.data.runtime(c.id)
-    const res = await this.spread(c, async (shares) => {
+    const res = await this.spread(c, spec.partitionIds, async (shares) => {
       const local = searchIteratorPage(rt, spec, page)
       if (shares.length === 0) return local
       const share: Omit<ShareRequest, 'segments'> = {

@@ -59,7 +59,7 @@ export interface SegmentFanout {
    * The other holders' shares of the collection for a read planned now. Synchronous, so it agrees
    * with the rows a local read started in the same tick sees.
    */
-  plan(collectionId: bigint): ShareTarget[]
+  plan(collectionId: bigint, partitionIds?: ReadonlySet<bigint>): ShareTarget[]
   read(target: ShareTarget, req: ShareRequest): Promise<ShareReply>
   /** Whether a failed share read is worth planning again (a holder went away, a view was behind). */
   retriable(e: unknown): boolean

@@ -160,8 +160,9 @@ export class ProxyRouter {
   /** Backends for `target`, in the order to try them. */
   private async candidates(target: Target, body?: Buffer, md?: grpc.Metadata): Promise<SessionInfo[]> {
     if (target !== 'querynode') {
+      // A newly elected holder publishes its address only once it serves: until then, wait.
       const l = this.leaderOf(target)
-      return l ? [l] : []
+      return l?.address ? [l] : []
     }
     let nodes = this.o.view.nodes('querynode').filter((n) => n.address)
     if (body && this.o.servingNodes) {

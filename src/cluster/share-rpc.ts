@@ -232,7 +232,18 @@ export class ShareClient implements SegmentFanout {
 
   constructor(deps: ShareClientDeps) {
     this.d = deps
-    deps.view.onChange(() => this.held.clear())
+    deps.view.onChange(() => {
+      this.held.clear()
+      // Connections to nodes that left: close them (a node that comes back gets a new one).
+      const live = new Set(deps.view.nodes('querynode').map((n) => n.address))
+      for (const [address, c] of this.clients) {
+        if (live.has(address)) continue
+        c.close()
+        this.clients.delete(address)
+      }
+      const ids = new Set(deps.view.nodes('querynode').map((n) => n.nodeId))
+      for (const id of this.suspects.keys()) if (!ids.has(id)) this.suspects.delete(id)
+    })
   }
 
   private heldBy(node: SessionInfo, collectionId: string): Set<string> {
@@ -242,8 +253,8 @@ export class ShareClient implements SegmentFanout {
     return set
   }
 
-  plan(collectionId: bigint): ShareTarget[] {
-    const segs = this.d.data.otherShares(collectionId)
+  plan(collectionId: bigint, partitionIds?: ReadonlySet<bigint>): ShareTarget[] {
+    const segs = this.d.data.otherShares(collectionId, partitionIds)
     if (segs.length === 0) return []
     const id = collectionId.toString()
     const self = this.d.nodeId
@@ -264,8 +275,7 @@ export class ShareClient implements SegmentFanout {
       pick ??= replica.find(holds) ?? placed.find(holds)
       if (!pick && owner && usable(owner)) pick = owner // still reading it in: it waits before answering
       if (!pick && owner === self) throw new DbError('SegmentNotLoaded', `segment ${sid} is still being loaded on this query node`)
-      pick ??= placed.find((n) => byId.has(n) && held.get(n)!.has(sid))
-      if (!pick) throw new DbError('ServiceUnavailable', `no live query node holds segment ${sid} of collection ${id}`)
+      if (!pick) throw new DbError('ServiceUnavailable', `no reachable query node holds segment ${sid} of collection ${id} yet`)
       let list = out.get(pick)
       if (!list) out.set(pick, (list = []))
       list.push(s.id)
@@ -284,10 +294,13 @@ export class ShareClient implements SegmentFanout {
     const body = encodeShareRequest(req)
     const reply = await new Promise<Buffer>((resolve, reject) => {
       c.makeUnaryRequest(PATH, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (err, r) => {
-        if (err) {
-          this.suspects.set(target.nodeId, Date.now() + SUSPECT_MS)
-          reject(new DbError('ServiceUnavailable', `query node ${target.nodeId} at ${target.address} did not answer a share read: ${err.message}`, { cause: err }))
-        } else resolve(r!)
+        if (!err) return resolve(r!)
+        // Only a node that cannot be reached (or answer in time) is worth avoiding and retrying
+        // around; anything else (a message too large, an older node without the method) will not
+        // get better by asking again.
+        const transient = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED
+        if (transient) this.suspects.set(target.nodeId, Date.now() + SUSPECT_MS)
+        reject(new DbError(transient ? 'ServiceUnavailable' : 'ServiceInternal', `query node ${target.nodeId} at ${target.address} did not answer a share read: ${err.message}`, { cause: err }))
       })
     })
     return decodeShareReply(reply, target.nodeId)

@@ -60,7 +60,12 @@ export interface SegmentPlacement {
    * and the new owner does not have it yet.
    */
   holds(collectionId: bigint, segmentId: bigint, loadedHere: boolean): boolean
+  /** Told after a refresh, which may have loaded or dropped segments (publish what is held). */
+  changed?(): void
 }
+
+/** How long an old holder keeps a segment after its new owner reports holding it. */
+const HANDOVER_GRACE_MS = 2000
 
 export interface DataPlaneObserver {
   walAppended(seconds: number): void
@@ -113,6 +118,7 @@ export class DataPlane {
   /** Collections whose share of flushed segments is loaded here (all loaded ones without a placement). */
   private readonly served = new Set<bigint>()
   private catalogLock: Promise<unknown> = Promise.resolve()
+  private stopped = false
 
   constructor(deps: DataPlaneDeps) {
     this.deps = deps
@@ -163,10 +169,21 @@ export class DataPlane {
    * hold: other nodes' shares. Synchronous, so it agrees with the rows a local read sees in the
    * same tick (a flush replaces growing rows and adds segments in one step).
    */
-  otherShares(collectionId: bigint): SegmentInfo[] {
+  otherShares(collectionId: bigint, partitionIds?: ReadonlySet<bigint>): SegmentInfo[] {
     const rt = this.runtimes.get(collectionId)
     if (!rt) return []
-    return [...rt.flushed.values()].filter((s) => !rt.loadedSegments.has(s.id))
+    return [...rt.flushed.values()].filter((s) => !rt.loadedSegments.has(s.id) && (!partitionIds || partitionIds.has(s.partitionId)))
+  }
+
+  /**
+   * Which flushed segments this replica knows and holds, as one string: equal before and after an
+   * await means no flush, compaction or handover changed the collection's local rows meanwhile.
+   */
+  shareEpoch(collectionId: bigint): string {
+    const rt = this.runtimes.get(collectionId)
+    if (!rt) return ''
+    const ids = (xs: Iterable<bigint>) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(',')
+    return `${ids(rt.flushed.keys())}|${ids(rt.loadedSegments)}`
   }
 
   /**
@@ -177,12 +194,44 @@ export class DataPlane {
   async awaitSegments(collectionId: bigint, ids: readonly bigint[], timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs
     for (;;) {
+      this.checkSegments(collectionId, ids, true)
       const rt = this.runtime(collectionId)
-      const missing = ids.filter((id) => !rt.loadedSegments.has(id))
-      if (missing.length === 0) return
-      const gone = missing.filter((id) => !rt.flushed.has(id) && !this.deps.catalog.segmentsOf(collectionId).some((s) => s.id === id))
-      if (gone.length > 0) throw new DbError('SegmentNotFound', `segments ${gone.join(', ')} of collection ${rt.info.name} no longer exist here (compacted); plan the read again`)
-      if (Date.now() > until) throw new DbError('SegmentNotLoaded', `segments ${missing.join(', ')} of collection ${rt.info.name} are not loaded on this query node after ${timeoutMs} ms`)
+      if (ids.every((id) => rt.loadedSegments.has(id))) return
+      if (Date.now() > until) throw new DbError('SegmentNotLoaded', `segments ${ids.join(', ')} of collection ${collectionId} are not all loaded on this query node after ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
+  /**
+   * Throws (retriable for the asker) unless every one of `ids` is held here, or, with `loading`,
+   * is about to be: a segment this node neither holds nor owns (it handed it over, or the asker's
+   * view of the placement is behind) or one that no longer exists (compacted) fails at once, so
+   * the delegator plans the read again instead of waiting for a load that will not come.
+   */
+  checkSegments(collectionId: bigint, ids: readonly bigint[], loading = false): void {
+    const rt = this.runtime(collectionId)
+    const missing = ids.filter((id) => !rt.loadedSegments.has(id))
+    if (missing.length === 0) return
+    const gone = missing.filter((id) => !rt.flushed.has(id) && !this.deps.catalog.segmentsOf(collectionId).some((s) => s.id === id))
+    if (gone.length > 0) throw new DbError('SegmentNotFound', `segments ${gone.join(', ')} of collection ${rt.info.name} no longer exist here (compacted); plan the read again`)
+    const p = this.placement
+    const notOurs = missing.filter((id) => !loading || (p !== undefined && !p.holds(collectionId, id, false)))
+    if (notOurs.length > 0) throw new DbError('SegmentNotLoaded', `segments ${notOurs.join(', ')} of collection ${rt.info.name} are not held by this query node; plan the read again`)
+  }
+
+  /**
+   * Waits until this replica has applied everything up to `ts` (a delegator's snapshot: the
+   * timestamp of an entry or checkpoint it applied, which this replica applies too), so deletes
+   * before the snapshot are marked here as well.
+   */
+  async awaitApplied(ts: Timestamp, timeoutMs: number): Promise<void> {
+    const f = this.follower
+    if (!f || f.appliedTs >= ts) return
+    const until = Date.now() + timeoutMs
+    await this.catchUp(f)
+    while (f.appliedTs < ts) {
+      // A checkpoint's timestamp arrives with the catalog change, which may trail the WAL a moment.
+      if (Date.now() > until) throw new DbError('ServiceUnavailable', `this replica has not applied up to timestamp ${ts} after ${timeoutMs} ms`)
       await new Promise((r) => setTimeout(r, 20))
     }
   }
@@ -197,28 +246,75 @@ export class DataPlane {
     return n
   }
 
-  /** Loads what was newly placed here and releases what moved away (whole collections or segments). */
-  refreshPlacement(): Promise<void> {
-    const run = async () => {
-      for (const rt of [...this.runtimes.values()]) {
-        const want = this.shouldLoad(rt.info.id, rt.info)
-        if (want) {
-          await this.loadServed(rt)
-          this.dropUnheld(rt)
-        } else if (this.served.has(rt.info.id)) this.release(rt.info.id)
+  /**
+   * Loads what was newly placed here and releases what moved away (whole collections or
+   * segments). Each segment is read under the catalog lock on its own, so flush commits and
+   * compactions arriving meanwhile are applied between them, not after a whole share.
+   */
+  async refreshPlacement(): Promise<void> {
+    if (this.stopped) return
+    for (const rt of [...this.runtimes.values()]) {
+      const id = rt.info.id
+      if (!this.shouldLoad(id, rt.info)) {
+        if (this.served.has(id)) await this.serial('catalogLock', async () => this.release(id), 'releasing a collection failed')
+        continue
       }
+      const p = this.placement
+      const todo = [...rt.flushed.values()].filter((s) => !rt.loadedSegments.has(s.id) && (!p || p.holds(id, s.id, false)))
+      for (const info of todo) {
+        await this.serial(
+          'catalogLock',
+          async () => {
+            // Re-checked under the lock: the segment may be gone (compacted) or loaded meanwhile.
+            if (this.runtimes.get(id) !== rt || rt.loadedSegments.has(info.id) || !rt.flushed.has(info.id) || (p && !p.holds(id, info.id, false))) return
+            const seg = await this.readSegment(rt, info)
+            if (this.segmentLoader) await this.segmentLoader(rt, seg)
+            if (this.runtimes.get(id) !== rt || !rt.flushed.has(info.id)) return
+            rt.shards[info.shard]!.addLoadedSegment(seg)
+            rt.loadedSegments.add(info.id)
+          },
+          'loading a placed segment failed',
+        )
+      }
+      await this.serial('catalogLock', async () => {
+        if (this.runtimes.get(id) !== rt || !this.shouldLoad(id, rt.info)) return
+        if (!this.served.has(id)) await this.loadServed(rt)
+        this.dropUnheld(rt)
+      })
     }
-    return this.serial('catalogLock', run, 'applying a placement change failed')
+    this.placement?.changed?.()
   }
 
-  /** Drops flushed segments whose new owner now holds them. */
+  /** When a segment's new owner was first seen holding it, per segment (the old holder's grace). */
+  private readonly handedOver = new Map<bigint, number>()
+
+  /**
+   * Drops flushed segments whose new owner now holds them, after a short grace: a delegator whose
+   * view trails by a moment may still send a read for them here.
+   */
   private dropUnheld(rt: CollectionRuntime): void {
     const p = this.placement
     if (!p) return
-    const drop = [...rt.loadedSegments].filter((id) => !p.holds(rt.info.id, id, true))
+    const now = Date.now()
+    const drop: bigint[] = []
+    let wait = 0
+    for (const id of rt.loadedSegments) {
+      if (p.holds(rt.info.id, id, true)) {
+        this.handedOver.delete(id)
+        continue
+      }
+      const since = this.handedOver.get(id) ?? now
+      this.handedOver.set(id, since)
+      if (now - since >= HANDOVER_GRACE_MS) drop.push(id)
+      else wait = Math.max(wait, HANDOVER_GRACE_MS - (now - since))
+    }
+    if (wait > 0) setTimeout(() => void this.refreshPlacement().catch((e: unknown) => this.deps.log.warn({ err: e }, 'applying a placement change failed')), wait + 10).unref()
     if (drop.length === 0) return
     for (const sh of rt.shards) sh.dropSegments(drop)
-    for (const id of drop) rt.loadedSegments.delete(id)
+    for (const id of drop) {
+      rt.loadedSegments.delete(id)
+      this.handedOver.delete(id)
+    }
     this.deps.log.info({ collection: rt.info.name, segments: drop.map(String) }, 'released segments now held by their owner')
   }
 
@@ -1044,6 +1140,7 @@ export class DataPlane {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     if (this.follower) {
       this.follower.abort.abort()
       await this.follower.done

@@ -48,13 +48,14 @@ function rng(seed: number): () => number {
 function runtime(segments: number, rows: number): CollectionRuntime {
   const rt = new CollectionRuntime(info(), () => 0n, 1_000_000)
   const r = rng(7)
-  let id = 0n
+  // Keys scattered over the segments (a permutation), so scan order is not key order.
+  const n = segments * rows
   for (let s = 0; s < segments; s++) {
     const ids = new BigInt64Array(rows)
     const g = new BigInt64Array(rows)
     const v = new Float32Array(rows * DIM)
     for (let i = 0; i < rows; i++) {
-      ids[i] = id++
+      ids[i] = BigInt(((s * rows + i) * 7919) % n)
       g[i] = BigInt(Math.floor(r() * 5))
       for (let d = 0; d < DIM; d++) v[i * DIM + d] = r()
     }

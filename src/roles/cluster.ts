@@ -350,6 +350,15 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         closers.push(async () => view.close())
         // Segments this node owns in its replica, and ones it held before a move until their new
         // owner reports holding them (no moment where nobody serves a segment).
+        // What each node reports holding, per collection; rebuilt after a session change.
+        const reported = new Map<string, Set<string>>()
+        view.onChange(() => reported.clear())
+        const reportedBy = (node: string, c: bigint): Set<string> => {
+          const key = `${node}/${c}`
+          let set = reported.get(key)
+          if (!set) reported.set(key, (set = new Set(view.nodes('querynode').find((n) => n.nodeId === node)?.serving?.segments?.[c.toString()] ?? [])))
+          return set
+        }
         data.setPlacement({
           serves: (id) => placement.nodesOf(id).includes(nodeId),
           holds: (c, s, loadedHere) => {
@@ -357,10 +366,11 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
             if (!replica) return false
             const owner = segmentOwner(replica, s)
             if (owner === nodeId) return true
-            if (!loadedHere) return false
-            const o = view.nodes('querynode').find((n) => n.nodeId === owner)
-            return !o?.serving?.segments?.[c.toString()]?.includes(s.toString())
+            if (!loadedHere || !owner) return false
+            return !reportedBy(owner, c).has(s.toString())
           },
+          // Loads and hand-over drops also happen on the data plane's own timer: publish them.
+          changed: () => void publish().catch((e: unknown) => log.warn({ err: e }, 'publishing held segments failed')),
         })
         metrics.setSegmentSource(() => data.segmentStats())
         setState('recovering: loading segments and following the WAL')
