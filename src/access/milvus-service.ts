@@ -9,7 +9,7 @@ import { DbError, invalid, isDbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import type { RootCoord } from '../coord/root-coord.js'
 import { parseFilter, primaryKeyTerms } from '../expr/index.js'
-import type { DataPlane } from '../nodes/data-plane.js'
+import type { DataAccess } from '../nodes/data-plane.js'
 import type { IndexProgress, IndexService } from '../nodes/index-service.js'
 import { gather, retrieve } from '../query/executor.js'
 import { decodeCollectionSchema, encodeCollectionSchema } from '../schema/schema-codec.js'
@@ -32,7 +32,7 @@ type Handler = (req: Req, ctx: CallContext) => Promise<Record<string, unknown>>
 export interface MilvusServiceDeps {
   readonly root: RootCoord
   /** Absent on a cluster coordinator: calls that need rows answer ServiceUnavailable there. */
-  readonly data?: DataPlane
+  readonly data?: DataAccess
   readonly indexes: IndexService
   readonly log: Logger
   readonly metrics: Metrics
@@ -63,8 +63,8 @@ export interface MilvusServiceDeps {
 const CATALOG_MISSES = new Set(['CollectionNotFound', 'DatabaseNotFound', 'PartitionNotFound', 'IndexNotFound', 'CollectionNotLoaded', 'PartitionNotLoaded', 'AliasNotFound'])
 
 /** Stands in for the data plane on roles that hold no rows: any use is a clear, retriable error. */
-function noDataPlane(): DataPlane {
-  return new Proxy({} as DataPlane, {
+function noDataPlane(): DataAccess {
+  return new Proxy({} as DataAccess, {
     get: (_t, prop) => () => {
       throw new DbError('ServiceUnavailable', `this process holds no data (${String(prop)}): send the request through a proxy`)
     },
@@ -86,7 +86,7 @@ export class MilvusService {
   /** Finished manual compactions by ID (plan counts), for GetCompactionState. */
   private readonly compactions = new Map<string, number>()
 
-  private readonly data: DataPlane
+  private readonly data: DataAccess
 
   constructor(deps: MilvusServiceDeps) {
     this.d = deps
@@ -278,7 +278,7 @@ export class MilvusService {
       },
       GetCollectionStatistics: async (req, ctx) => {
         const c = this.coll(req, ctx)
-        const n = data.rowCount(c.id, await data.readTimestamp(data.now()))
+        const n = data.rowCount(c.id, await data.readTimestamp(data.now(), c.id))
         return { stats: [{ key: 'row_count', value: String(n) }] }
       },
 
@@ -311,7 +311,7 @@ export class MilvusService {
       GetPartitionStatistics: async (req, ctx) => {
         const c = this.coll(req, ctx)
         const p = root.partition(c, str(req.partition_name))
-        const n = data.rowCount(c.id, await data.readTimestamp(data.now()), new Set([p.id]))
+        const n = data.rowCount(c.id, await data.readTimestamp(data.now(), c.id), new Set([p.id]))
         return { stats: [{ key: 'row_count', value: String(n) }] }
       },
       LoadPartitions: async (req, ctx) => {
@@ -444,7 +444,7 @@ export class MilvusService {
           pks = await this.d.matchKeys(c, this.db(req, ctx), expr, str(req.partition_name) ? [str(req.partition_name)] : [], req.expr_template_values)
         } else if (!pks || partitionIds) {
           // General expressions delete what a Strong query matches now, as Milvus's proxy does.
-          const sel = retrieve(rt, { ts: await data.readTimestamp(data.now()), filter: plan, partitionIds, offset: 0 })
+          const sel = retrieve(rt, { ts: await data.readTimestamp(data.now(), c.id), filter: plan, partitionIds, offset: 0 })
           const col = gather(pkField, sel)
           pks = col.type === 'Int64' ? [...col.data] : col.type === 'VarChar' ? col.data : []
         }

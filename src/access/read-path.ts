@@ -13,7 +13,7 @@ import type { Timestamp } from '../common/tso.js'
 import type { RootCoord } from '../coord/root-coord.js'
 import { parseFilter, type FilterPlan } from '../expr/index.js'
 import { GraphSearchBatcher, higherIsBetter, normalizeMetric, type MetricType } from '../index/index.js'
-import type { DataPlane } from '../nodes/data-plane.js'
+import type { DataAccess } from '../nodes/data-plane.js'
 import {
   count,
   gather,
@@ -138,7 +138,7 @@ export const CONSISTENCY_NAMES: readonly ConsistencyLevel[] = ['Strong', 'Sessio
 
 export interface ReadPathDeps {
   readonly root: RootCoord
-  readonly data: DataPlane
+  readonly data: DataAccess
   readonly metrics: Metrics
   /** Cluster query nodes: the other holders of a spread collection. */
   readonly fanout?: SegmentFanout
@@ -203,7 +203,7 @@ export class ReadPath {
         break
       }
     }
-    return data.readTimestamp(guarantee)
+    return data.readTimestamp(guarantee, c.id)
   }
 
   parse(c: CollectionInfo, text: string, req: Req): FilterPlan | undefined {
@@ -604,7 +604,7 @@ export class ReadPath {
     this.requireLoaded(c)
     await data.awaitSegments(c.id, r.segments, SHARE_LOAD_WAIT_MS)
     // Deletes up to the snapshot must be applied here too before these rows are read.
-    await data.awaitApplied(r.ts, SHARE_LOAD_WAIT_MS)
+    await data.awaitApplied(r.ts, SHARE_LOAD_WAIT_MS, c.id)
     // Again, synchronously before the scan: a segment handed over or compacted away during the
     // waits would otherwise be skipped silently by the segment restriction.
     data.checkSegments(c.id, r.segments)

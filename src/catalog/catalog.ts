@@ -35,8 +35,11 @@ export type CatalogChange =
   | { readonly kind: 'segment_index'; readonly collectionId: bigint; readonly segmentId: bigint; readonly indexId: bigint; readonly next: SegmentIndexInfo | undefined }
   | { readonly kind: 'other' }
 
-/** Fencing for cluster writers: a commit succeeds only while this guard holds (e.g. channel ownership). */
-export type CommitGuard = () => readonly Compare[]
+/**
+ * Fencing for cluster writers: a flush, compaction or index commit of these collections succeeds
+ * only while the guard's compares hold (the election of their channel's owner).
+ */
+export type CommitGuard = (collectionIds: readonly bigint[]) => readonly Compare[]
 
 export class Catalog {
   private readonly store: MetaStore
@@ -217,7 +220,7 @@ export class Catalog {
     if (ops.length === 0) return
     // A collection dropped while its flush was writing files must not be resurrected by the commit.
     const live = [...new Set([...c.segments, ...c.deltalogs, ...c.checkpoints].map((x) => x.collectionId))]
-    const fence = this.guard()
+    const fence = this.guard(live)
     const res = await this.store.txn({
       compare: [...live.map((id) => ({ key: this.k('collection', id), target: 'version' as const, op: '>' as const, value: 0 })), ...fence],
       success: ops,
@@ -248,7 +251,7 @@ export class Catalog {
         { key: this.k('collection', collectionId), target: 'version', op: '>', value: 0 },
         // Every source must still be there: a concurrent drop or compaction wins, this one retries later.
         ...removed.map((s) => ({ key: this.k('segment', s.collectionId, s.id), target: 'version' as const, op: '>' as const, value: 0 })),
-        ...this.guard(),
+        ...this.guard([collectionId]),
       ],
       success: ops,
     })
@@ -403,7 +406,7 @@ export class Catalog {
       compare: [
         { key: this.k('collection', info.collectionId), target: 'version', op: '>', value: 0 },
         { key: this.k('segment', info.collectionId, info.segmentId), target: 'version', op: '>', value: 0 },
-        ...this.guard(),
+        ...this.guard([info.collectionId]),
       ],
       success: [{ type: 'put', key: this.k('segment_index', info.collectionId, info.segmentId, info.indexId), value: toJson(info) }],
     })

@@ -2,11 +2,14 @@
  * The cluster proxy: MilvusService on :19530 that forwards each call, as raw protobuf bytes, to
  * the role that owns it, found in the live cluster view (etcd sessions and elections):
  *
- *   writes (Insert/Upsert/Delete/Flush/compaction, AllocTimestamp)  -> the data node owning the WAL channel
+ *   writes (Insert/Upsert/Delete/Flush/compaction, AllocTimestamp)  -> the data node owning the
+ *                                                                      collection's WAL channel
  *   reads  (Search/Query/HybridSearch, statistics, segment info)     -> query nodes, round robin
  *   everything else (DDL, Describe*, List*, indexes, load state)      -> the active coordinator
  *
- * Nothing is decoded on the way, so the proxy is cheap and stateless (any number behind nginx).
+ * Only the names are read from most requests, so the proxy is cheap and stateless (any number
+ * behind nginx). Writes that span channels are split (Flush of collections on different
+ * channels) or sent to every owner (FlushAll), and their answers merged.
  * A backend that cannot be reached is skipped or waited for (elections settle in seconds), up to
  * the failover window; then the client gets a Milvus ServiceUnavailable status, not a hang.
  */
@@ -53,7 +56,15 @@ export interface ProxyRouterOptions {
    * when unknown (then any query node is tried, and it answers from its own catalog).
    */
   readonly servingNodes?: (db: string, collection: string) => Promise<readonly string[] | undefined>
-  readonly channelElection: string
+  /**
+   * Where writes go: the election (`channel/<name>`) of a collection's WAL channel, by db and
+   * name or by id (undefined: unknown collection), and every channel's, for writes of none.
+   */
+  readonly channels: {
+    all(): readonly string[]
+    of(db: string, collection: string): Promise<string | undefined>
+    ofId(id: bigint): string
+  }
   readonly host: string
   readonly port: number
   readonly log: Logger
@@ -91,6 +102,25 @@ export function notServedHere(res: Buffer): boolean {
     return code === 101 && reason.includes('not served by this query node')
   } catch {
     return false
+  }
+}
+
+/** The code of a reply's status (field 1; code is its field 3), 0 when absent or unreadable. */
+export function statusCode(res: Buffer): number {
+  try {
+    const r = new protobuf.Reader(res)
+    if (r.len === 0) return 0
+    const tag = r.uint32()
+    if (tag >>> 3 !== 1 || (tag & 7) !== 2) return 0
+    const end = r.uint32() + r.pos
+    while (r.pos < end) {
+      const t = r.uint32()
+      if (t >>> 3 === 3 && (t & 7) === 0) return r.int32()
+      r.skipType(t & 7)
+    }
+    return 0
+  } catch {
+    return 0
   }
 }
 
@@ -157,12 +187,54 @@ export class ProxyRouter {
     this.server.addService(def as grpc.ServiceDefinition, impl)
   }
 
+  /** The channel elections a write goes to, in the order to try them. */
+  private async writeElections(method: string, body: Buffer, md: grpc.Metadata): Promise<readonly string[]> {
+    const ch = this.o.channels
+    const dbOf = (db: string) => db || (md.get('dbname')[0]?.toString() ?? '') || 'default'
+    switch (method) {
+      case 'Insert':
+      case 'Upsert':
+      case 'Delete':
+      case 'GetPersistentSegmentInfo': {
+        const { db, collection } = collectionOf(body)
+        const e = collection ? await ch.of(dbOf(db), collection) : undefined
+        // Unknown: any owner answers with the proper "collection not found".
+        return e ? [e] : ch.all().slice(0, 1)
+      }
+      case 'ManualCompaction': {
+        const r = this.decode('ManualCompaction', body)
+        const id = String(r.collectionID ?? '0')
+        const e = r.collection_name ? await ch.of(dbOf(String(r.db_name ?? '')), String(r.collection_name)) : id !== '0' ? ch.ofId(BigInt(id)) : undefined
+        return e ? [e] : ch.all().slice(0, 1)
+      }
+      default:
+        // GetCompactionState: the owner that ran it knows it; the rest: any owner.
+        return ch.all()
+    }
+  }
+
+  private decode(method: string, body: Buffer): Record<string, unknown> {
+    try {
+      return loadMilvusProto().service[method]!.requestDeserialize(body) as Record<string, unknown>
+    } catch {
+      return {}
+    }
+  }
+
   /** Backends for `target`, in the order to try them. */
-  private async candidates(target: Target, body?: Buffer, md?: grpc.Metadata): Promise<SessionInfo[]> {
-    if (target !== 'querynode') {
+  private async candidates(target: Target, body?: Buffer, md?: grpc.Metadata, elections?: readonly string[]): Promise<SessionInfo[]> {
+    if (target === 'coordinator') {
       // A newly elected holder publishes its address only once it serves: until then, wait.
-      const l = this.leaderOf(target)
+      const l = this.o.view.leader('mixcoord')
       return l?.address ? [l] : []
+    }
+    if (target === 'datanode') {
+      const out: SessionInfo[] = []
+      for (const e of elections ?? []) {
+        const l = this.o.view.leader(e)
+        if (l?.address && !out.some((x) => x.nodeId === l.nodeId && x.address === l.address)) out.push(l)
+      }
+      return out
     }
     let nodes = this.o.view.nodes('querynode').filter((n) => n.address)
     if (body && this.o.servingNodes) {
@@ -180,25 +252,31 @@ export class ProxyRouter {
     return [...nodes.slice(start), ...nodes.slice(0, start)]
   }
 
-  private leaderOf(target: Target): SessionInfo | undefined {
-    return this.o.view.leader(target === 'coordinator' ? 'mixcoord' : this.o.channelElection)
+  /** Whether `c` still holds one of `elections` (or is still the coordinator). */
+  private stillElected(target: Target, c: SessionInfo, elections: readonly string[] | undefined): boolean {
+    if (target === 'coordinator') return this.o.view.leader('mixcoord')?.nodeId === c.nodeId
+    return (elections ?? []).some((e) => this.o.view.leader(e)?.nodeId === c.nodeId)
   }
 
-  private async forward(method: string, path: string, body: Buffer, md: grpc.Metadata): Promise<Buffer> {
+  private async forward(method: string, path: string, body: Buffer, md: grpc.Metadata, only?: readonly string[]): Promise<Buffer> {
     const target = targetOf(method)
+    if (target === 'datanode' && !only && (method === 'Flush' || method === 'FlushAll')) return this.spreadWrite(method, path, body, md)
     const deadline = Date.now() + (this.o.failoverMs ?? 20_000)
     let last: unknown
     let delay = 100
     for (;;) {
-      const cands = await this.candidates(target, body, md)
+      const elections = target === 'datanode' ? (only ?? (await this.writeElections(method, body, md))) : undefined
+      const cands = await this.candidates(target, body, md, elections)
       for (const c of cands) {
         try {
-          const res = await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.leaderOf(target)?.nodeId === c.nodeId)
+          const res = await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.stillElected(target, c, elections))
           // A query node that does not (or no longer) hold the collection says so; another may.
           if (target === 'querynode' && cands.length > 1 && notServedHere(res)) {
             last = new DbError('CollectionNotLoaded', `${c.address} does not serve the collection`)
             continue
           }
+          // A compaction is known only to the data node that ran it: ask the next one.
+          if ((method === 'GetCompactionState' || method === 'GetCompactionStateWithPlans') && c !== cands[cands.length - 1] && statusCode(res) !== 0) continue
           return res
         } catch (e) {
           last = e
@@ -221,6 +299,42 @@ export class ProxyRouter {
       await new Promise((r) => setTimeout(r, delay))
       delay = Math.min(delay * 2, 1000)
     }
+  }
+
+  /**
+   * Flush and FlushAll over several channel owners: Flush is split by the owner of each named
+   * collection, FlushAll goes to every owner; the answers are merged (the first failure wins).
+   */
+  private async spreadWrite(method: 'Flush' | 'FlushAll', path: string, body: Buffer, md: grpc.Metadata): Promise<Buffer> {
+    const def = loadMilvusProto().service[method]!
+    const enc = (v: unknown) => def.requestSerialize(v) as Buffer
+    const dec = (b: Buffer) => def.responseDeserialize(b) as Record<string, unknown>
+    const failed = (r: Record<string, unknown>) => Number((r.status as { code?: number } | undefined)?.code ?? 0) !== 0
+    if (method === 'FlushAll') {
+      const all = [...new Set(this.o.channels.all())]
+      const replies = (await Promise.all(all.map((e) => this.forward(method, path, body, md, [e])))).map(dec)
+      const bad = replies.find(failed)
+      if (bad) return def.responseSerialize(bad) as Buffer
+      const ts = replies.reduce((a, r) => (BigInt(String(r.flush_all_ts ?? '0')) > a ? BigInt(String(r.flush_all_ts ?? '0')) : a), 0n)
+      return def.responseSerialize({ ...replies[0], flush_all_ts: ts.toString() }) as Buffer
+    }
+    const req = this.decode(method, body)
+    const names = ((req.collection_names as string[] | undefined) ?? []).map(String)
+    const db = String(req.db_name ?? '') || (md.get('dbname')[0]?.toString() ?? '') || 'default'
+    const groups = new Map<string, string[]>()
+    for (const n of names) {
+      const e = (await this.o.channels.of(db, n)) ?? this.o.channels.all()[0]!
+      groups.set(e, [...(groups.get(e) ?? []), n])
+    }
+    if (groups.size <= 1) return this.forward(method, path, body, md, groups.size === 1 ? [...groups.keys()] : this.o.channels.all().slice(0, 1))
+    const replies = (await Promise.all([...groups].map(([e, ns]) => this.forward(method, path, enc({ ...req, collection_names: ns }), md, [e])))).map(dec)
+    const bad = replies.find(failed)
+    if (bad) return def.responseSerialize(bad) as Buffer
+    const merged: Record<string, unknown> = { ...replies[0] }
+    for (const k of ['coll_segIDs', 'flush_coll_segIDs', 'coll_seal_times', 'coll_flush_ts', 'channel_cps']) {
+      merged[k] = Object.assign({}, ...replies.map((r) => (r[k] as object | undefined) ?? {}))
+    }
+    return def.responseSerialize(merged) as Buffer
   }
 
   /**

@@ -144,6 +144,28 @@ export class Session {
     }
   }
 
+  /**
+   * One attempt at `name`: its fencing guard when this process holds it now (newly or already),
+   * undefined when another process does.
+   */
+  async tryCampaign(name: string): Promise<Compare[] | undefined> {
+    const key = ELECTION_PREFIX + name
+    await this.store.txn({
+      compare: [{ key, target: 'createRevision', op: '=', value: 0 }],
+      success: [{ type: 'put', key, value: JSON.stringify(this.current), lease: this.lease.id }],
+    })
+    const kv = await this.store.get(key)
+    if (!kv || kv.lease !== this.lease.id) return undefined
+    return [{ key, target: 'createRevision', op: '=', value: kv.createRevision }]
+  }
+
+  /** Gives up an election held under `guard` (a data node handing a channel to another). */
+  async resign(guard: readonly Compare[]): Promise<void> {
+    const key = guard[0]?.key
+    if (!key) return
+    await this.store.txn({ compare: [...guard], success: [{ type: 'delete', key }] })
+  }
+
   /** Takes `name` if free (index build tasks); the returned function gives it back. */
   async claim(name: string): Promise<(() => Promise<void>) | undefined> {
     const key = CLAIM_PREFIX + name
@@ -224,6 +246,11 @@ export class ClusterView {
 
   leader(name: string): SessionInfo | undefined {
     return this.leaders.get(name)
+  }
+
+  /** Every held election whose name starts with `prefix`, with its holder. */
+  leadersWith(prefix: string): [string, SessionInfo][] {
+    return [...this.leaders].filter(([n]) => n.startsWith(prefix)).sort((a, b) => (a[0] < b[0] ? -1 : 1))
   }
 
   close(): void {

@@ -5,7 +5,6 @@
  */
 import { Catalog } from '../catalog/catalog.js'
 import type { MetaStore } from '../infra/index.js'
-import { CHANNEL_ELECTION } from '../streaming/routing.js'
 import { PlacementView } from './query-coord.js'
 import { ClusterView, type SessionInfo } from './session.js'
 
@@ -57,7 +56,7 @@ export async function clusterStatus(meta: MetaStore, opts: { probeTimeoutMs?: nu
     const catalog = new Catalog(meta)
     await catalog.load()
     const leaders: Record<string, string> = {}
-    for (const name of ['mixcoord', CHANNEL_ELECTION]) {
+    for (const name of ['mixcoord', ...view.leadersWith('channel/').map(([n]) => n)]) {
       const l = view.leader(name)
       if (l) leaders[name] = l.nodeId
     }

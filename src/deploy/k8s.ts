@@ -14,7 +14,7 @@
 import { stringify } from 'yaml'
 import { type GeneratedFile, shQuote } from './files.js'
 import { DEFAULT_IMAGES, type HarrierRole, type HostPlan, hostsRunning, METRICS_PORT, plannedRoles, ROLE_PORTS } from './plan.js'
-import { HARRIER_DATA_DIR } from './services.js'
+import { DEPLOY_DML_CHANNELS, HARRIER_DATA_DIR } from './services.js'
 
 export interface K8sOptions {
   readonly image: string
@@ -85,6 +85,7 @@ export function harrierConfig(m: { etcd: number; nats: number }): Record<string,
     HARRIER_ETCD: Array.from({ length: m.etcd }, (_, i) => `etcd-${i}.etcd:2379`).join(','),
     HARRIER_OBJECT_STORE: 's3://harrier/data?endpoint=http://minio-api:9000',
     HARRIER_WAL: `nats://${Array.from({ length: m.nats }, (_, i) => `nats-${i}.nats:4222`).join(',')}/harrier?replicas=${m.nats >= 3 ? 3 : 1}`,
+    HARRIER_DML_CHANNELS: String(DEPLOY_DML_CHANNELS),
     HARRIER_HOST: '0.0.0.0',
     HARRIER_METRICS_PORT: String(METRICS_PORT),
     HARRIER_DATA_DIR: HARRIER_DATA_DIR,

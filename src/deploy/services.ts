@@ -62,11 +62,19 @@ export interface HarrierServiceOptions {
 
 export const HARRIER_DATA_DIR = '/var/lib/harrier'
 
+/**
+ * WAL channels of a generated cluster: enough to spread writes over up to four data nodes (each
+ * collection is written through one channel). Milvus defaults to 16; the count is fixed when the
+ * cluster first starts, so raise it before then for more data nodes.
+ */
+export const DEPLOY_DML_CHANNELS = 4
+
 export function harrierEnvironment(o: Omit<HarrierServiceOptions, 'image' | 'volume'>): Record<string, string> {
   return {
     HARRIER_ETCD: o.endpoints.etcd,
     HARRIER_OBJECT_STORE: o.endpoints.objectStore,
     HARRIER_WAL: o.endpoints.wal,
+    HARRIER_DML_CHANNELS: String(DEPLOY_DML_CHANNELS),
     HARRIER_HOST: '0.0.0.0',
     HARRIER_ADVERTISE_HOST: o.advertiseHost,
     HARRIER_PORT: String(ROLE_PORTS[o.role]),

@@ -67,6 +67,31 @@ export interface SegmentPlacement {
 /** How long an old holder keeps a segment after its new owner reports holding it. */
 const HANDOVER_GRACE_MS = 2000
 
+/**
+ * What the access layer and the index service use of the rows: one data plane, or a data node's
+ * planes for the channels it owns (ChannelSet).
+ */
+export type DataAccess = Pick<
+  DataPlane,
+  | 'insert'
+  | 'delete'
+  | 'flush'
+  | 'compact'
+  | 'runtime'
+  | 'readTimestamp'
+  | 'rowCount'
+  | 'now'
+  | 'stats'
+  | 'segmentInfos'
+  | 'otherShares'
+  | 'awaitSegments'
+  | 'awaitApplied'
+  | 'checkSegments'
+  | 'shareEpoch'
+  | 'onFlushed'
+  | 'setSegmentLoader'
+>
+
 export interface DataPlaneObserver {
   walAppended(seconds: number): void
   flushed(outcome: 'success' | 'fail', seconds: number, rows: number): void
@@ -84,6 +109,12 @@ export interface DataPlaneDeps {
   readonly observer?: DataPlaneObserver
   /** Told once when the owned WAL is fenced or broken for good (cluster: step down). */
   readonly onWalFailure?: (e: DbError) => void
+  /**
+   * Cluster with several WAL channels: the channel each collection's shards map onto. An owner
+   * then keeps only the collections of its channel; a follower reads each collection's rows from
+   * its channel's reader. Absent: one channel holds everything.
+   */
+  readonly channelOf?: (collectionId: bigint) => string
 }
 
 /** One insert/upsert batch after validation: every stored field, full length. */
@@ -112,7 +143,8 @@ export class DataPlane {
   private lastCompactMs = Date.now()
   private readonly flushListeners: ((collectionIds: bigint[]) => void)[] = []
   private segmentLoader: ((rt: CollectionRuntime, seg: Segment) => Promise<void>) | undefined
-  private follower: FollowerState | undefined
+  /** Follower mode: one per followed WAL channel ('' when there is only one). */
+  private readonly followers = new Map<string, FollowerState>()
   private walFailed = false
   private placement: SegmentPlacement | undefined
   /** Collections whose share of flushed segments is loaded here (all loaded ones without a placement). */
@@ -122,6 +154,17 @@ export class DataPlane {
 
   constructor(deps: DataPlaneDeps) {
     this.deps = deps
+  }
+
+  /** The follower reading a collection's channel. */
+  private followerOf(collectionId: bigint): FollowerState | undefined {
+    return this.followers.get(this.deps.channelOf?.(collectionId) ?? '') ?? (this.deps.channelOf ? undefined : this.followers.values().next().value)
+  }
+
+  /** An owner keeps only the collections of its channel; a follower follows them all. */
+  private owns(collectionId: bigint): boolean {
+    const { channelOf, wal } = this.deps
+    return !channelOf || !wal || channelOf(collectionId) === wal.channel
   }
 
   /** Called after each flush commit with the collections that got new flushed segments. */
@@ -224,8 +267,8 @@ export class DataPlane {
    * timestamp of an entry or checkpoint it applied, which this replica applies too), so deletes
    * before the snapshot are marked here as well.
    */
-  async awaitApplied(ts: Timestamp, timeoutMs: number): Promise<void> {
-    const f = this.follower
+  async awaitApplied(ts: Timestamp, timeoutMs: number, collectionId: bigint): Promise<void> {
+    const f = this.followerOf(collectionId)
     if (!f || f.appliedTs >= ts) return
     const until = Date.now() + timeoutMs
     await this.catchUp(f)
@@ -329,6 +372,7 @@ export class DataPlane {
     // would hand out offsets that replay skips as already flushed: refuse instead.
     let highest = 0n
     for (const info of this.deps.catalog.allCollections()) {
+      if (!this.owns(info.id)) continue
       for (let s = 0; s < info.shardsNum; s++) {
         const cp = this.deps.catalog.checkpoint(info.id, s)
         if (cp && cp.offset > highest) highest = cp.offset
@@ -356,11 +400,12 @@ export class DataPlane {
     return stats
   }
 
-  private async loadFromCatalog(): Promise<{ from: bigint; stats: { collections: number; flushedSegments: number; loadedRows: number } }> {
+  private async loadFromCatalog(): Promise<{ from: bigint; fromOf: (channel: string) => bigint; stats: { collections: number; flushedSegments: number; loadedRows: number } }> {
     const { catalog, tso } = this.deps
     let flushedSegments = 0
     let loadedRows = 0
     for (const info of catalog.allCollections()) {
+      if (!this.owns(info.id)) continue
       const rt = new CollectionRuntime(info, (s) => catalog.checkpoint(info.id, s)?.offset ?? 0n, this.deps.config.segmentMaxRows)
       this.runtimes.set(info.id, rt)
       for (let s = 0; s < info.shardsNum; s++) {
@@ -375,9 +420,16 @@ export class DataPlane {
         loadedRows += n.rows
       }
     }
-    let from: bigint | undefined
-    for (const rt of this.runtimes.values()) for (const sh of rt.shards) if (from === undefined || sh.checkpoint < from) from = sh.checkpoint
-    return { from: from ?? 0n, stats: { collections: this.runtimes.size, flushedSegments, loadedRows } }
+    // Replay starts at the lowest checkpoint of the collections on each channel.
+    const lowest = (channel: string | undefined) => {
+      let from: bigint | undefined
+      for (const rt of this.runtimes.values()) {
+        if (channel !== undefined && this.deps.channelOf && this.deps.channelOf(rt.info.id) !== channel) continue
+        for (const sh of rt.shards) if (from === undefined || sh.checkpoint < from) from = sh.checkpoint
+      }
+      return from ?? 0n
+    }
+    return { from: lowest(undefined), fromOf: (channel) => lowest(channel), stats: { collections: this.runtimes.size, flushedSegments, loadedRows } }
   }
 
   // ---------------------------------------------------------------- follower (cluster query node)
@@ -387,21 +439,27 @@ export class DataPlane {
    * segments, then the WAL followed from the lowest checkpoint for as long as the node lives.
    * Flushes and compactions made by the owner arrive as catalog changes (see applyCatalogChanges).
    */
-  async recoverAsFollower(reader: WalReader): Promise<RecoveryStats> {
+  async recoverAsFollower(readers: WalReader | ReadonlyMap<string, WalReader>): Promise<RecoveryStats> {
     const t0 = Date.now()
     const loaded = await this.loadFromCatalog()
-    const abort = new AbortController()
-    const f: FollowerState = { reader, abort, applied: loaded.from, appliedTs: 0n, caughtUpTs: 0n, waiters: [], done: Promise.resolve(), failed: undefined }
-    for (const rt of this.runtimes.values()) for (let s = 0; s < rt.shards.length; s++) {
-      const cp = this.deps.catalog.checkpoint(rt.info.id, s)
-      if (cp && cp.ts > f.appliedTs) f.appliedTs = cp.ts
+    const byChannel: ReadonlyMap<string, WalReader> = readers instanceof Map ? readers : new Map([['', readers as WalReader]])
+    for (const [channel, reader] of byChannel) {
+      const abort = new AbortController()
+      const f: FollowerState = { reader, abort, applied: channel ? loaded.fromOf(channel) : loaded.from, appliedTs: 0n, caughtUpTs: 0n, waiters: [], done: Promise.resolve(), failed: undefined }
+      for (const rt of this.runtimes.values()) {
+        if (channel && this.deps.channelOf && this.deps.channelOf(rt.info.id) !== channel) continue
+        for (let s = 0; s < rt.shards.length; s++) {
+          const cp = this.deps.catalog.checkpoint(rt.info.id, s)
+          if (cp && cp.ts > f.appliedTs) f.appliedTs = cp.ts
+        }
+      }
+      this.followers.set(channel, f)
+      f.done = this.followLoop(f)
     }
-    this.follower = f
-    // Catch up to the tail before serving, so the first reads are not served from a stale replica.
-    f.done = this.followLoop(f)
-    const tail = await this.catchUp(f)
+    // Catch up to the tails before serving, so the first reads are not served from a stale replica.
+    const tails = await Promise.all([...this.followers.values()].map((f) => this.catchUp(f)))
     const stats = { ...loaded.stats, replayedMessages: 0, replayedRows: 0, ms: Date.now() - t0 }
-    this.deps.log.info({ ...stats, tail: tail.toString() }, 'replica recovered; following the WAL')
+    this.deps.log.info({ ...stats, channels: byChannel.size, tails: tails.map(String) }, 'replica recovered; following the WAL')
     return stats
   }
 
@@ -443,7 +501,7 @@ export class DataPlane {
   private async catchUp(f: FollowerState): Promise<bigint> {
     const tail = await f.reader.tail()
     if (f.applied >= tail) return tail
-    const reached = this.waitApplied(tail)
+    const reached = this.waitApplied(f, tail)
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 100)))
     const isLate = await Promise.race([reached.then(() => false, () => false), late])
@@ -467,8 +525,7 @@ export class DataPlane {
     f.waiters = keep
   }
 
-  private waitApplied(offset: bigint): Promise<void> {
-    const f = this.follower!
+  private waitApplied(f: FollowerState, offset: bigint): Promise<void> {
     if (f.applied >= offset) return Promise.resolve()
     if (f.failed) return Promise.reject(new DbError('ServiceUnavailable', `replica is not following its WAL channel: ${f.failed.message}`))
     return new Promise((resolve, reject) => f.waiters.push({ offset, resolve, reject }))
@@ -493,7 +550,8 @@ export class DataPlane {
       }
       const rt = this.runtimes.get(ch.id)
       if (!rt) {
-        const created = new CollectionRuntime(ch.next, (s) => catalog.checkpoint(ch.id, s)?.offset ?? this.follower?.applied ?? 0n, this.deps.config.segmentMaxRows)
+        if (!this.owns(ch.id)) continue
+        const created = new CollectionRuntime(ch.next, (s) => catalog.checkpoint(ch.id, s)?.offset ?? this.followerOf(ch.id)?.applied ?? 0n, this.deps.config.segmentMaxRows)
         for (const s of catalog.segmentsOf(ch.id)) created.flushed.set(s.id, s)
         this.runtimes.set(ch.id, created)
         if (this.shouldLoad(ch.id, ch.next)) await this.loadServed(created)
@@ -532,9 +590,10 @@ export class DataPlane {
     for (const cp of cps) {
       const rt = this.runtimes.get(cp.collectionId)
       rt?.shards[cp.shard]?.dropPersistedBelow(cp.next!.offset)
-      if (this.follower && cp.next!.ts > this.follower.appliedTs) {
+      const f = this.followerOf(cp.collectionId)
+      if (f && cp.next!.ts > f.appliedTs) {
         // Rows of the flushed range are now readable from the segments, even before the WAL reaches them.
-        this.follower.appliedTs = cp.next!.ts
+        f.appliedTs = cp.next!.ts
         this.deps.tso.observe(cp.next!.ts)
       }
     }
@@ -572,7 +631,7 @@ export class DataPlane {
   }
 
   private appliedOffset(): bigint {
-    return this.follower ? this.follower.applied : this.channel.appliedOffset()
+    return this.followers.size > 0 ? ([...this.followers.values()][0]!.applied) : this.channel.appliedOffset()
   }
 
   updateCollection(info: CollectionInfo): void {
@@ -695,9 +754,19 @@ export class DataPlane {
   // ---------------------------------------------------------------- reads
 
   /** Waits until every write with ts <= `guarantee` is applied; returns the snapshot timestamp to read at. */
-  async readTimestamp(guarantee: Timestamp): Promise<Timestamp> {
-    const f = this.follower
-    if (f) {
+  async readTimestamp(guarantee: Timestamp, collectionId?: bigint): Promise<Timestamp> {
+    if (this.followers.size > 0) {
+      // Each collection is read at its own channel's position; without one, at every channel's.
+      const fs = collectionId !== undefined ? [this.followerOf(collectionId)].filter((x): x is FollowerState => !!x) : [...this.followers.values()]
+      const at = await Promise.all(fs.map((f) => this.followerTimestamp(f, guarantee)))
+      return at.reduce((a, x) => (x < a ? x : a), at[0] ?? 0n)
+    }
+    await this.channel.waitTsafe(guarantee)
+    return this.channel.tsafe()
+  }
+
+  private async followerTimestamp(f: FollowerState, guarantee: Timestamp): Promise<Timestamp> {
+    {
       // A follower cannot know which timestamps the owner handed out; the WAL tail is its read
       // index: every write acknowledged before this read sits below it.
       // An idle channel has no new entries to advance appliedTs, so also remember when the replica
@@ -711,8 +780,6 @@ export class DataPlane {
       }
       return f.appliedTs
     }
-    await this.channel.waitTsafe(guarantee)
-    return this.channel.tsafe()
   }
 
   /**
@@ -774,7 +841,7 @@ export class DataPlane {
     const p = this.placement
     // A follower loads only what it has applied: a segment the catalog already lists but whose
     // flush this replica has not applied yet still has its rows here as growing data.
-    const listed = this.follower ? [...rt.flushed.values()] : this.deps.catalog.segmentsOf(rt.info.id)
+    const listed = this.followers.size > 0 ? [...rt.flushed.values()] : this.deps.catalog.segmentsOf(rt.info.id)
     for (const info of listed) {
       if (rt.loadedSegments.has(info.id) || (p && !p.holds(rt.info.id, info.id, false))) continue
       const seg = await this.readSegment(rt, info)
@@ -1141,9 +1208,9 @@ export class DataPlane {
 
   async stop(): Promise<void> {
     this.stopped = true
-    if (this.follower) {
-      this.follower.abort.abort()
-      await this.follower.done
+    if (this.followers.size > 0) {
+      for (const f of this.followers.values()) f.abort.abort()
+      await Promise.all([...this.followers.values()].map((f) => f.done))
       await this.catalogLock.catch(() => undefined)
     }
     if (this.timer) clearInterval(this.timer)

@@ -16,7 +16,7 @@ import { isVectorType } from '../schema/types.js'
 import type { CollectionRuntime } from '../segment/collection-runtime.js'
 import type { Segment } from '../segment/segment.js'
 import { decodeInsertLog } from '../storage/binlog.js'
-import type { DataPlane } from './data-plane.js'
+import type { DataAccess } from './data-plane.js'
 
 /** Index types served by exact search over the column: nothing to build. */
 const EXACT_TYPES = new Set(['FLAT', 'BIN_FLAT'])
@@ -29,7 +29,7 @@ export interface IndexServiceDeps {
   readonly catalog: Catalog
   readonly objects: ObjectStore
   /** The replica whose segments get indexes attached (absent on a cluster index node). */
-  readonly data?: DataPlane
+  readonly data?: DataAccess
   /** Builds run here only with a pool (absent on a cluster query node, which only attaches). */
   readonly pool?: IndexBuildPool
   /**

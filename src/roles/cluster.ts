@@ -31,12 +31,14 @@ import { DbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import { TsoAllocator } from '../common/tso.js'
 import { RootCoord, type CoordHooks } from '../coord/root-coord.js'
-import { openMetaStore, openObjectStore, openWalProvider, type MetaStore, type ObjectStore, type WalProvider } from '../infra/index.js'
+import { openMetaStore, openObjectStore, openWalProvider, type Compare, type MetaStore, type ObjectStore, type Wal, type WalProvider, type WalReader } from '../infra/index.js'
 import { IndexBuildPool } from '../index/index.js'
+import { ChannelSet } from '../nodes/channel-set.js'
 import { DataPlane } from '../nodes/data-plane.js'
 import { IndexService } from '../nodes/index-service.js'
 import type { StandaloneConfig } from './config.js'
-import { CHANNEL_ELECTION, DML_CHANNEL as WAL_CHANNEL } from '../streaming/routing.js'
+import { channelElection, dmlChannelName, dmlChannelOf } from '../streaming/routing.js'
+import { dmlChannelCount } from '../cluster/cluster-config.js'
 import { harrierVersion } from './standalone.js'
 
 export const CLUSTER_ROLES = ['proxy', 'mixcoord', 'rootcoord', 'datacoord', 'querycoord', 'indexcoord', 'datanode', 'querynode', 'indexnode'] as const
@@ -203,12 +205,27 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           const serving = servingNodes(view, placement, c.id)
           return serving.length > 0 ? serving.map((n) => n.nodeId) : [...placement.nodesOf(c.id)]
         }
-        const router = new ProxyRouter({ view, servingNodes: routeTo, channelElection: CHANNEL_ELECTION, host: cfg.host, port, log, metrics })
+        const n = await dmlChannelCount(meta, cfg.dmlChannels, log)
+        const elections = Array.from({ length: n }, (_, i) => channelElection(dmlChannelName(i)))
+        const channels = {
+          all: () => elections,
+          of: async (dbName: string, name: string) => {
+            let c = resolve(dbName, name)
+            if (!c) {
+              await catalog.sync().catch(() => undefined)
+              c = resolve(dbName, name)
+            }
+            return c ? channelElection(dmlChannelOf(c.id, n)) : undefined
+          },
+          ofId: (id: bigint) => channelElection(dmlChannelOf(id, n)),
+        }
+        const router = new ProxyRouter({ view, servingNodes: routeTo, channels, host: cfg.host, port, log, metrics })
         grpcPort = await router.start()
         closers.push(() => router.stop())
         await register(`${advertise}:${grpcPort}`)
         const check = () => {
-          const missing = [!view.leader('mixcoord') && 'coordinator', !view.leader(CHANNEL_ELECTION) && 'data node', view.nodes('querynode').length === 0 && 'query node'].filter(Boolean)
+          const unowned = elections.filter((e) => !view.leader(e)).length
+          const missing = [!view.leader('mixcoord') && 'coordinator', unowned > 0 && (n === 1 ? 'data node' : `data nodes for ${unowned} of ${n} WAL channels`), view.nodes('querynode').length === 0 && 'query node'].filter(Boolean)
           if (missing.length === 0) setState('serving', true)
           else setState(`serving; waiting for ${missing.join(', ')}`, true)
         }
@@ -271,37 +288,22 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         const objects = await openObjects()
         const wals = await openWal()
         const session = await register('')
-        setState('standby: waiting to own the WAL channel', true)
-        const guard = await session.campaign(CHANNEL_ELECTION, abort.signal, (holder) => setState(`standby: data node ${holder?.nodeId ?? '?'} owns the channel`, true))
-        setState('recovering the channel')
+        const n = await dmlChannelCount(meta, cfg.dmlChannels, log)
+        const channelOf = (id: bigint) => dmlChannelOf(id, n)
         const catalog = await loadCatalog()
-        catalog.setCommitGuard(() => guard)
-        // A new term fences the previous owner's WAL instance, wherever it still runs.
-        const wal = await wals.open(WAL_CHANNEL)
-        closers.push(() => wal.close())
-        const data = new DataPlane({
-          catalog,
-          objects,
-          wal,
-          tso,
-          log: log.child({ role: 'datanode' }),
-          config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs, holdFlushed: false },
-          observer: metrics,
-          // Crash-only: a broken or fenced channel is handed over by exiting; a standby (or this
-          // process, restarted) recovers it from the catalog and the WAL with a new term.
-          onWalFailure: (e) => {
-            setState(`WAL channel unusable: ${e.message}`)
-            log.error({ err: e }, 'the WAL channel is fenced or broken; stepping down')
-            lostResolve(e.message)
-          },
-        })
-        const indexes = new IndexService({ catalog, objects, data, log })
+        // Each commit is fenced by the election of its collections' channel; a channel this node
+        // does not own has a guard that never holds.
+        const guards = new Map<string, readonly Compare[]>()
+        const never: Compare[] = [{ key: `${ELECTION_PREFIX}never-held`, target: 'version', op: '>', value: 0 }]
+        catalog.setCommitGuard((ids) => ids.flatMap((id) => guards.get(channelOf(id)) ?? never))
+        const planes = new ChannelSet(channelOf, tso)
+        const indexes = new IndexService({ catalog, objects, data: planes, log })
         closers.push(() => indexes.close())
-        metrics.setSegmentSource(() => data.segmentStats())
-        const recovery = await data.recover()
-        catalog.follow((changes) => void data.applyCatalogChanges(changes.filter(isDdl)))
-        data.start()
-        closers.push(() => data.stop())
+        metrics.setSegmentSource(() => planes.segmentStats())
+        catalog.follow((changes) => {
+          const ddl = changes.filter(isDdl)
+          for (const p of planes.all()) void p.applyCatalogChanges(ddl)
+        })
         const root = new RootCoord({ catalog, hooks: noHooks(), tso, log })
         const view = await ClusterView.open(meta)
         closers.push(async () => view.close())
@@ -322,23 +324,130 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           }
           throw last
         }
-        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'DataNode', matchKeys })
+        const svc = new MilvusService({ root, data: planes, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'DataNode', matchKeys })
         grpcPort = await serveMilvus(svc)
-        await meta.put(ELECTION_PREFIX + CHANNEL_ELECTION, JSON.stringify({ ...session.info, address: `${advertise}:${grpcPort}` }), { lease: session.leaseId })
-        log.info({ recovered: recovery, term: wal.term }, `data node owns WAL channel ${WAL_CHANNEL} (term ${wal.term})`)
-        setState('serving: channel owner', true)
+        const address = `${advertise}:${grpcPort}`
+        const channels = Array.from({ length: n }, (_, i) => dmlChannelName(i))
+        const wal = new Map<string, Wal>()
+        const report = () => {
+          const mine = planes.channels()
+          setState(mine.length > 0 ? `serving: owns WAL channel${mine.length > 1 ? 's' : ''} ${mine.join(', ')}` : 'standby: every WAL channel has an owner', true)
+        }
+        report()
+
+        // Owning a channel: win its election, open its WAL with a new term (fencing the previous
+        // owner's instance wherever it still runs), recover its collections from the catalog, S3
+        // and the WAL tail, then publish where it is served.
+        const own = async (channel: string): Promise<void> => {
+          const election = channelElection(channel)
+          const guard = await session.tryCampaign(election)
+          if (!guard) return
+          guards.set(channel, guard)
+          setState(`recovering WAL channel ${channel}`)
+          try {
+            const w = await wals.open(channel)
+            wal.set(channel, w)
+            const plane = new DataPlane({
+              catalog,
+              objects,
+              wal: w,
+              tso,
+              channelOf,
+              log: log.child({ role: 'datanode', channel }),
+              config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs, holdFlushed: false },
+              observer: metrics,
+              // Crash-only: a broken or fenced channel is handed over by exiting; a standby (or
+              // this process, restarted) recovers it from the catalog and the WAL with a new term.
+              onWalFailure: (e) => {
+                setState(`WAL channel ${channel} unusable: ${e.message}`)
+                log.error({ err: e, channel }, 'a WAL channel is fenced or broken; stepping down')
+                lostResolve(e.message)
+              },
+            })
+            const recovery = await plane.recover()
+            plane.start()
+            planes.add(channel, plane)
+            // DDL applied to the catalog while this plane recovered reached only the planes
+            // already serving: replay the channel's collections (existing ones are unchanged).
+            const mine = catalog.allCollections().filter((c) => channelOf(c.id) === channel)
+            await plane.applyCatalogChanges(mine.map((c) => ({ kind: 'collection' as const, id: c.id, prev: c, next: c })))
+            await meta.put(ELECTION_PREFIX + election, JSON.stringify({ ...session.info, address }), { lease: session.leaseId })
+            log.info({ recovered: recovery, term: w.term }, `data node owns WAL channel ${channel} (term ${w.term})`)
+          } catch (e) {
+            log.error({ err: e, channel }, 'taking over a WAL channel failed; giving it up')
+            await release(channel)
+          }
+          report()
+        }
+        // Handing a channel over (balance): stop writing it, close its WAL, give up the election.
+        // Acknowledged writes are in the WAL; the next owner replays them from the checkpoint.
+        const release = async (channel: string): Promise<void> => {
+          const plane = planes.remove(channel)
+          await plane?.stop().catch(() => undefined)
+          await wal.get(channel)?.close().catch(() => undefined)
+          wal.delete(channel)
+          const guard = guards.get(channel)
+          guards.delete(channel)
+          if (guard) await session.resign(guard).catch((e: unknown) => log.warn({ err: e, channel }, 'resigning a WAL channel failed'))
+          report()
+        }
+        closers.push(async () => {
+          for (const ch of planes.channels()) {
+            await planes.remove(ch)?.stop().catch(() => undefined)
+            await wal.get(ch)?.close().catch(() => undefined)
+          }
+        })
+        // Balance: take unowned channels up to a fair share of the live data nodes; hand one back
+        // when holding more than that while another data node holds less.
+        const balance = async (): Promise<void> => {
+          const nodes = view.nodes('datanode')
+          const fair = Math.ceil(n / Math.max(1, nodes.length))
+          for (const ch of channels) {
+            if (abort.signal.aborted || guards.size >= fair) break
+            if (!guards.has(ch) && !view.leader(channelElection(ch))) await own(ch)
+          }
+          const held = new Map<string, number>(nodes.map((x) => [x.nodeId, 0]))
+          for (const [, holder] of view.leadersWith('channel/')) held.set(holder.nodeId, (held.get(holder.nodeId) ?? 0) + 1)
+          const least = Math.min(...[...held].filter(([id]) => id !== nodeId).map(([, k]) => k))
+          if (guards.size > fair && least < fair) {
+            const give = planes.channels().at(-1)
+            if (give) {
+              log.info({ channel: give, holding: guards.size, fair }, 'handing a WAL channel to a less loaded data node')
+              await release(give)
+            }
+          }
+        }
+        let balancing: Promise<void> = Promise.resolve()
+        const rebalance = () => {
+          balancing = balancing.then(balance).catch((e: unknown) => log.warn({ err: e }, 'balancing WAL channels failed'))
+        }
+        view.onChange(rebalance)
+        const timer = setInterval(rebalance, 1000)
+        timer.unref()
+        closers.push(async () => {
+          clearInterval(timer)
+          await balancing
+        })
+        rebalance()
+        await balancing
         break
       }
       case 'querynode': {
         const objects = await openObjects()
         const wals = await openWal()
         if (!wals.openReader) throw new DbError('ParameterInvalid', `the WAL at ${cfg.wal} cannot be followed by query nodes`)
-        const reader = await waitFor('the WAL channel', () => wals.openReader!(WAL_CHANNEL), { log, onWait: setState, signal: abort.signal })
+        const n = await dmlChannelCount(meta, cfg.dmlChannels, log)
+        const readers = new Map<string, WalReader>()
+        for (let i = 0; i < n; i++) {
+          const ch = dmlChannelName(i)
+          readers.set(ch, await waitFor(`WAL channel ${ch}`, () => wals.openReader!(ch), { log, onWait: setState, signal: abort.signal }))
+        }
         const catalog = await loadCatalog()
         const data = new DataPlane({
           catalog,
           objects,
           tso,
+          channelOf: (id) => dmlChannelOf(id, n),
           log: log.child({ role: 'querynode' }),
           config: { segmentMaxRows: cfg.segmentMaxRows, flushIntervalMs: cfg.flushIntervalMs, compactionIntervalMs: cfg.compactionIntervalMs },
         })
@@ -374,7 +483,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         })
         metrics.setSegmentSource(() => data.segmentStats())
         setState('recovering: loading segments and following the WAL')
-        await data.recoverAsFollower(reader)
+        await data.recoverAsFollower(readers)
         closers.push(() => data.stop())
         const servingNow = (): NonNullable<SessionInfo['serving']> => {
           const collections = data.servedCollections().map(String).sort()

@@ -33,6 +33,8 @@ export interface StandaloneConfig {
   advertiseHost: string
   /** Cluster roles: seconds after which a silent process counts as dead. */
   sessionTtlMs: number
+  /** Cluster: WAL channels (pchannels) collections are spread over; fixed when the cluster is first started. */
+  dmlChannels: number
   /** Set when --port/HARRIER_PORT/config chose the port (cluster roles otherwise use their own default). */
   portExplicit: boolean
 }
@@ -52,6 +54,7 @@ export const DEFAULTS: StandaloneConfig = {
   wal: '',
   advertiseHost: '',
   sessionTtlMs: 3000,
+  dmlChannels: 1,
   portExplicit: false,
 }
 
@@ -78,6 +81,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'wal', flag: '--wal', env: 'HARRIER_WAL', kind: 'optional', help: 'cluster: log broker, e.g. nats://nats1:4222,nats2:4222/harrier' },
   { key: 'advertiseHost', flag: '--advertise-host', env: 'HARRIER_ADVERTISE_HOST', kind: 'optional', help: 'cluster: address other processes dial (default --host; the host name when --host is 0.0.0.0)' },
   { key: 'sessionTtlMs', flag: '--session-ttl-ms', env: 'HARRIER_SESSION_TTL_MS', kind: 'int', help: 'cluster: a process silent this long counts as dead (its lease lapses)' },
+  { key: 'dmlChannels', flag: '--dml-channels', env: 'HARRIER_DML_CHANNELS', kind: 'int', help: 'cluster: WAL channels collections are spread over, each owned by one data node (set when the cluster first starts; give every role the same value)' },
 ]
 
 function coerce(opt: Option, raw: unknown, source: string): StandaloneConfig[keyof StandaloneConfig] {

@@ -5,12 +5,27 @@
 import { crc32c } from '../common/crc32.js'
 
 /**
- * The physical WAL channel (pchannel) every collection's shards map onto today; named as Milvus
- * names its first DML channel. Cluster processes agree on it, and the channel owner's election
- * is `channel/<name>`.
+ * Physical WAL channels (pchannels), named as Milvus names its DML channels. A cluster has a
+ * fixed number of them (`--dml-channels`, Milvus's rootCoord.dmlChannelNum); every shard
+ * (vchannel) of a collection maps onto the collection's channel, picked by hashing its id, so
+ * each collection is written through one channel owner and different collections spread over
+ * the data nodes. The owner of a channel holds the election `channel/<name>`.
  */
-export const DML_CHANNEL = 'by-dev-rootcoord-dml_0'
-export const CHANNEL_ELECTION = `channel/${DML_CHANNEL}`
+export function dmlChannelName(index: number): string {
+  return `by-dev-rootcoord-dml_${index}`
+}
+
+export function dmlChannelOf(collectionId: bigint, channels: number): string {
+  return dmlChannelName(bucketOf(collectionId, channels))
+}
+
+export function channelElection(channel: string): string {
+  return `channel/${channel}`
+}
+
+/** The first channel: the only one of a one-channel cluster, and standalone's. */
+export const DML_CHANNEL = dmlChannelName(0)
+export const CHANNEL_ELECTION = channelElection(DML_CHANNEL)
 
 const enc = new TextEncoder()
 

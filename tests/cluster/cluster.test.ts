@@ -576,3 +576,132 @@ describe('cluster roles before their infrastructure', { skip, timeout: 120_000 }
     }
   })
 })
+
+describe('cluster with two WAL channels', { skip, timeout: 300_000 }, () => {
+  it('collections spread over two data nodes; a killed owner\'s channel moves; a new data node takes one back; splits and fan-outs of writes', async () => {
+    const infra = await startInfra()
+    const procs: RoleProcess[] = []
+    const start = async (role: string) => {
+      const p = await startRole(role, [...infra.args('two'), '--dml-channels', '2', '--flush-interval-ms', '2000', '--segment-max-rows', '5000'])
+      procs.push(p)
+      return p
+    }
+    const { execFile } = await import('node:child_process')
+    const cli = new URL('../../src/roles/cli.js', import.meta.url).pathname
+    const { dmlChannelOf } = await import('../../src/streaming/routing.js')
+    type Status = { processes: { nodeId: string; role: string; pid: number }[]; leaders: Record<string, string> }
+    const status = () =>
+      new Promise<Status>((resolve, reject) => {
+        execFile(process.execPath, [cli, 'status', '--etcd', infra.etcd.url.replace('etcd://', ''), '--json'], (_err, stdout) => {
+          try {
+            resolve(JSON.parse(stdout))
+          } catch (e) {
+            reject(e)
+          }
+        })
+      })
+    const owners = async () => {
+      const st = await status()
+      return [0, 1].map((i) => st.leaders[`channel/by-dev-rootcoord-dml_${i}`])
+    }
+    const balanced = async (what: string) => {
+      const by = Date.now() + 30_000
+      for (;;) {
+        const o = await owners()
+        if (o[0] && o[1] && o[0] !== o[1]) return o as string[]
+        assert.ok(Date.now() < by, `${what}: channel owners ${JSON.stringify(o)}`)
+        await new Promise((r) => setTimeout(r, 300))
+      }
+    }
+    let client: MilvusClient | undefined
+    try {
+      await start('mixcoord')
+      await start('datanode')
+      await start('datanode')
+      await start('querynode')
+      const proxy = await start('proxy')
+      const first = await balanced('the two data nodes did not split the channels')
+      client = new MilvusClient({ address: `127.0.0.1:${proxy.port}` })
+      const c = client
+      // Collections until one sits on each channel.
+      const onChannel = new Map<string, string>()
+      for (let i = 0; onChannel.size < 2; i++) {
+        assert.ok(i < 12, 'collection ids never hashed onto both channels')
+        const name = `w${i}`
+        await createLoaded(c, name)
+        const d = await c.describeCollection({ collection_name: name })
+        const ch = dmlChannelOf(BigInt(d.collectionID), 2)
+        if (!onChannel.has(ch)) onChannel.set(ch, name)
+      }
+      const names = [...onChannel.values()]
+      // Writers on both collections; kill -9 the owner of the first one's channel meanwhile.
+      const acked = new Map<string, number[]>(names.map((n) => [n, []]))
+      let stop = false
+      let failed = 0
+      const writers = names.map(async (name, w) => {
+        let next = w * 1_000_000
+        while (!stop) {
+          const from = next
+          next += 100
+          const r = await c.insert({ collection_name: name, data: rows(from, 100) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
+          if (r.status.error_code === 'Success') acked.get(name)!.push(from)
+          else failed++
+        }
+      })
+      await new Promise((r) => setTimeout(r, 800))
+      const victimNode = (await owners())[Number(dmlChannelOf(BigInt((await c.describeCollection({ collection_name: names[0]! })).collectionID), 2).slice(-1))]!
+      const st = await status()
+      const victim = procs.find((p) => p.child.pid === st.processes.find((x) => x.nodeId === victimNode)!.pid)!
+      assert.equal(victim.role, 'datanode')
+      const before = acked.get(names[0]!)!.length
+      await victim.kill9()
+      const resumeBy = Date.now() + 20_000
+      while (acked.get(names[0]!)!.length < before + 5) {
+        assert.ok(Date.now() < resumeBy, `writes to ${names[0]} did not resume; failed=${failed}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      stop = true
+      await Promise.all(writers)
+      // The survivor owns both channels now; nothing acknowledged is lost on either.
+      const o = await owners()
+      assert.equal(o[0], o[1])
+      assert.notEqual(o[0], victimNode)
+      for (const name of names) {
+        const ids = acked.get(name)!.flatMap((f) => Array.from({ length: 100 }, (_, k) => f + k))
+        assert.ok(ids.length > 0)
+        const present = new Set<number>()
+        for (let i = 0; i < ids.length; i += 1000) {
+          const q = await c.query({ collection_name: name, filter: `id in [${ids.slice(i, i + 1000).join(',')}]`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
+          assert.equal(q.status.error_code, 'Success', q.status.reason)
+          for (const r of q.data) present.add(Number(r.id))
+        }
+        assert.equal(present.size, ids.length, `${name}: lost ${ids.length - present.size} acknowledged rows`)
+      }
+      // A new data node takes a channel back; Flush of both collections in one call is split over
+      // the two owners, FlushAll reaches both, and a compaction's state is found on its owner.
+      await start('datanode')
+      const after = await balanced('the new data node took no channel')
+      assert.ok(!after.includes(victimNode))
+      assert.notDeepEqual(after, first)
+      for (const name of names) assert.equal((await c.insert({ collection_name: name, data: rows(5_000_000, 10) })).status.error_code, 'Success')
+      const fl = await c.flushSync({ collection_names: names })
+      assert.equal(fl.status.error_code, 'Success', fl.status.reason)
+      const all = await c.flushAll()
+      assert.equal(all.status.error_code, 'Success', all.status.reason)
+      for (const name of names) {
+        const comp = await c.compact({ collection_name: name })
+        assert.equal(comp.status.error_code, 'Success', comp.status.reason)
+        const cs = await c.getCompactionState({ compactionID: comp.compactionID })
+        assert.equal(cs.status.error_code, 'Success', cs.status.reason)
+        // Batches whose outcome the writer did not learn (the kill) may or may not be in.
+        const n = await count(c, name)
+        const sure = acked.get(name)!.length * 100 + 10
+        assert.ok(n >= sure && n <= sure + failed * 100, `${name}: count ${n}, acknowledged ${sure}, unknown ${failed * 100}`)
+      }
+    } finally {
+      await client?.closeConnection().catch(() => undefined)
+      for (const p of procs) await p.stop().catch(() => undefined)
+      await infra.stop()
+    }
+  })
+})
