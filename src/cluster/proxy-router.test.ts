@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { loadMilvusProto } from '../schema/milvus-proto.js'
-import { collectionOf, notServedHere, targetOf } from './proxy-router.js'
+import { collectionOf, notOwnedHere, notServedHere, statusCode, targetOf } from './proxy-router.js'
 
 const proto = loadMilvusProto()
 const enc = (type: string, obj: object) => Buffer.from(proto.encode(`milvus.proto.milvus.${type}`, obj))
@@ -32,4 +32,13 @@ it('routes writes to the channel owner, reads to query nodes and the rest to the
   assert.equal(targetOf('Query'), 'querynode')
   assert.equal(targetOf('CreateCollection'), 'coordinator')
   assert.equal(targetOf('DescribeIndex'), 'coordinator')
+})
+
+it("recognises a data node's 'does not own WAL channel' answer and reads status codes", () => {
+  const moved = enc('MutationResult', { status: { code: 2, reason: 'this data node does not own WAL channel by-dev-rootcoord-dml_1 (collection 5); retry through a proxy: service unavailable' } })
+  assert.equal(notOwnedHere(moved), true)
+  assert.equal(statusCode(moved), 2)
+  assert.equal(notOwnedHere(enc('MutationResult', { status: { code: 2, reason: 'replica is reconnecting' } })), false)
+  assert.equal(notOwnedHere(enc('MutationResult', { status: { code: 0 } })), false)
+  assert.equal(statusCode(Buffer.from([0x0a, 0x50])), 0)
 })

@@ -84,14 +84,29 @@ const raw = (b: Buffer): Buffer => b
  * (field 1 of every read response; its field 3 is the code) has code 101 and that reason. Only the status is decoded.
  */
 export function notServedHere(res: Buffer): boolean {
+  const s = replyStatus(res)
+  return s.code === 101 && s.reason.includes('not served by this query node')
+}
+
+/**
+ * Whether a reply is a data node's "does not own WAL channel": refused before anything was
+ * written (the channel moved while the request travelled), so any write may be sent again.
+ */
+export function notOwnedHere(res: Buffer): boolean {
+  const s = replyStatus(res)
+  return s.code === 2 && s.reason.includes('does not own WAL channel')
+}
+
+/** Code and reason of a reply's status (field 1; code is its field 3, reason field 2); only they are decoded. */
+function replyStatus(res: Buffer): { code: number; reason: string } {
+  let code = 0
+  let reason = ''
   try {
     const r = new protobuf.Reader(res)
-    if (r.len === 0) return false
+    if (r.len === 0) return { code, reason }
     const tag = r.uint32()
-    if (tag >>> 3 !== 1 || (tag & 7) !== 2) return false
+    if (tag >>> 3 !== 1 || (tag & 7) !== 2) return { code, reason }
     const end = r.uint32() + r.pos
-    let code = 0
-    let reason = ''
     while (r.pos < end) {
       const t = r.uint32()
       const f = t >>> 3
@@ -99,29 +114,15 @@ export function notServedHere(res: Buffer): boolean {
       else if (f === 2 && (t & 7) === 2) reason = r.string()
       else r.skipType(t & 7)
     }
-    return code === 101 && reason.includes('not served by this query node')
   } catch {
-    return false
+    // unreadable: no status
   }
+  return { code, reason }
 }
 
-/** The code of a reply's status (field 1; code is its field 3), 0 when absent or unreadable. */
+/** The code of a reply's status, 0 when absent or unreadable. */
 export function statusCode(res: Buffer): number {
-  try {
-    const r = new protobuf.Reader(res)
-    if (r.len === 0) return 0
-    const tag = r.uint32()
-    if (tag >>> 3 !== 1 || (tag & 7) !== 2) return 0
-    const end = r.uint32() + r.pos
-    while (r.pos < end) {
-      const t = r.uint32()
-      if (t >>> 3 === 3 && (t & 7) === 0) return r.int32()
-      r.skipType(t & 7)
-    }
-    return 0
-  } catch {
-    return 0
-  }
+  return replyStatus(res).code
 }
 
 export function collectionOf(body: Buffer): { db: string; collection: string } {
@@ -269,10 +270,18 @@ export class ProxyRouter {
       const cands = await this.candidates(target, body, md, elections)
       for (const c of cands) {
         try {
-          const res = await this.call(c.address, path, body, md, target === 'querynode' ? undefined : () => this.stillElected(target, c, elections))
+          // A backend whose session lapses mid-call (killed, its host gone: the connection may
+          // never be reset) is given up on; an elected one also when it loses its election.
+          const alive = () => this.o.view.all().some((x) => x.nodeId === c.nodeId)
+          const res = await this.call(c.address, path, body, md, target === 'querynode' ? alive : () => alive() && this.stillElected(target, c, elections))
           // A query node that does not (or no longer) hold the collection says so; another may.
           if (target === 'querynode' && cands.length > 1 && notServedHere(res)) {
             last = new DbError('CollectionNotLoaded', `${c.address} does not serve the collection`)
+            continue
+          }
+          // The channel moved on the way (nothing was written): wait for its new owner.
+          if (target === 'datanode' && notOwnedHere(res)) {
+            last = new DbError('ServiceUnavailable', `${c.address} no longer owns the WAL channel`)
             continue
           }
           // A compaction is known only to the data node that ran it: ask the next one.
@@ -284,7 +293,14 @@ export class ProxyRouter {
           // reached the backend (no connection): one cut mid-call may have been applied, and a
           // second copy would duplicate its rows.
           const err = e as grpc.ServiceError
-          if (err.code === grpc.status.CANCELLED) throw new DbError('ServiceUnavailable', `${method}: ${target} ${c.address} lost its election during the call; the outcome is unknown, retry`)
+          if (err.code === grpc.status.CANCELLED) {
+            // A read is safe to send to the next node; a write's outcome is unknown.
+            if (target === 'querynode') {
+              this.o.log.debug({ method, backend: c.address }, 'backend went away during a read; trying the next')
+              continue
+            }
+            throw new DbError('ServiceUnavailable', `${method}: ${target} ${c.address} went away or lost its election during the call; the outcome is unknown, retry`)
+          }
           const unsent = /No connection established|ECONNREFUSED/.test(err.details ?? err.message)
           if (err.code !== grpc.status.UNAVAILABLE || (!unsent && !IDEMPOTENT.has(method))) {
             throw new DbError(err.code === grpc.status.UNAVAILABLE ? 'ServiceUnavailable' : 'ServiceInternal', `${target} ${c.address}: ${err.message}`, { cause: e })

@@ -293,12 +293,19 @@ export class ShareClient implements SegmentFanout {
     const identity = (b: Buffer) => b
     const body = encodeShareRequest(req)
     const reply = await new Promise<Buffer>((resolve, reject) => {
-      c.makeUnaryRequest(PATH, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (err, r) => {
+      // A holder whose session lapses mid-call (killed, its host gone: the connection may never
+      // be reset) is given up on, so the read is planned again without it.
+      const watch = setInterval(() => {
+        if (!this.d.view.nodes('querynode').some((n) => n.nodeId === target.nodeId)) call.cancel()
+      }, 200)
+      watch.unref()
+      const call = c.makeUnaryRequest(PATH, identity, identity, body, new grpc.Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (err, r) => {
+        clearInterval(watch)
         if (!err) return resolve(r!)
         // Only a node that cannot be reached (or answer in time) is worth avoiding and retrying
         // around; anything else (a message too large, an older node without the method) will not
         // get better by asking again.
-        const transient = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED
+        const transient = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED || err.code === grpc.status.CANCELLED
         if (transient) this.suspects.set(target.nodeId, Date.now() + SUSPECT_MS)
         reject(new DbError(transient ? 'ServiceUnavailable' : 'ServiceInternal', `query node ${target.nodeId} at ${target.address} did not answer a share read: ${err.message}`, { cause: err }))
       })
