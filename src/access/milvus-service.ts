@@ -51,6 +51,8 @@ export interface MilvusServiceDeps {
   readonly nodeId?: string | (() => string | undefined)
   /** Cluster query nodes: the other holders of collections spread over several nodes. */
   readonly fanout?: SegmentFanout
+  /** Cluster: the WAL channel (pchannel) a collection's shards map onto; standalone has one. */
+  readonly channelOf?: (collectionId: bigint) => string
   /** Cluster query nodes: which query nodes (Milvus node IDs) hold each flushed segment of a collection. */
   readonly segmentHolders?: (collectionId: bigint) => ReadonlyMap<string, readonly string[]>
   /**
@@ -98,6 +100,15 @@ export class MilvusService {
 
   implemented(method: string): boolean {
     return method in this.handlers
+  }
+
+  /** Milvus names a shard's vchannel after its pchannel: `<pchannel>_<collection>v<shard>`. */
+  private pchannel(c: CollectionInfo): string {
+    return this.d.channelOf?.(c.id) ?? 'by-dev-rootcoord-dml_0'
+  }
+
+  private vchannel(c: CollectionInfo, shard: number): string {
+    return `${this.pchannel(c)}_${c.id}v${shard}`
   }
 
   private nodeId(): string {
@@ -533,7 +544,7 @@ export class MilvusService {
               shard_replicas: Array.from({ length: c.shardsNum }, (_, i) => ({
                 leaderID: rep.nodes[0]?.nodeId ?? '0',
                 leader_addr: rep.nodes[0]?.address ?? '',
-                dm_channel_name: `by-dev-rootcoord-dml_0_${c.id}v${i}`,
+                dm_channel_name: this.vchannel(c, i),
                 node_ids: rep.nodes.map((n) => n.nodeId),
               })),
               node_ids: rep.nodes.map((n) => n.nodeId),
@@ -548,7 +559,7 @@ export class MilvusService {
               replicaID: c.id.toString(),
               collectionID: c.id.toString(),
               partition_ids: (c.load.partitionIds ?? c.partitions.map((p) => p.id)).map(String),
-              shard_replicas: Array.from({ length: c.shardsNum }, (_, i) => ({ leaderID: '1', leader_addr: 'localhost', dm_channel_name: `by-dev-rootcoord-dml_0_${c.id}v${i}`, node_ids: ['1'] })),
+              shard_replicas: Array.from({ length: c.shardsNum }, (_, i) => ({ leaderID: '1', leader_addr: 'localhost', dm_channel_name: this.vchannel(c, i), node_ids: ['1'] })),
               node_ids: ['1'],
               resource_group_name: '__default_resource_group',
               num_outbound_node: 0,
@@ -588,8 +599,8 @@ export class MilvusService {
     return {
       schema: encodeCollectionSchema(c.schema),
       collectionID: c.id.toString(),
-      virtual_channel_names: Array.from({ length: c.shardsNum }, (_, i) => `by-dev-rootcoord-dml_0_${c.id}v${i}`),
-      physical_channel_names: Array.from({ length: c.shardsNum }, () => 'by-dev-rootcoord-dml_0'),
+      virtual_channel_names: Array.from({ length: c.shardsNum }, (_, i) => this.vchannel(c, i)),
+      physical_channel_names: Array.from({ length: c.shardsNum }, () => this.pchannel(c)),
       created_timestamp: tsString(c.createdTs),
       created_utc_timestamp: utcMs(c.createdTs),
       shards_num: c.shardsNum,

@@ -277,7 +277,8 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           const live = new Map(view.nodes('querynode').map((n) => [n.nodeId, n]))
           return placement.replicasOf(c.id).map((r) => ({ nodes: r.flatMap((id) => (live.has(id) ? [{ nodeId: live.get(id)!.serverId ?? '0', address: live.get(id)!.address }] : [])) }))
         }
-        const svc = new MilvusService({ root, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'MixCoord', replicas, nodeId: session.info.serverId })
+        const channels = await dmlChannelCount(meta, cfg.dmlChannels, log)
+        const svc = new MilvusService({ root, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'MixCoord', replicas, nodeId: session.info.serverId, channelOf: (id) => dmlChannelOf(id, channels) })
         grpcPort = await serveMilvus(svc)
         // Now publish where the active coordinator serves.
         await meta.put(ELECTION_PREFIX + 'mixcoord', JSON.stringify({ ...session.info, address: `${advertise}:${grpcPort}` }), { lease: session.leaseId })
@@ -324,7 +325,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           }
           throw last
         }
-        const svc = new MilvusService({ root, data: planes, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'DataNode', matchKeys })
+        const svc = new MilvusService({ root, data: planes, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'DataNode', matchKeys, channelOf })
         grpcPort = await serveMilvus(svc)
         const address = `${advertise}:${grpcPort}`
         const channels = Array.from({ length: n }, (_, i) => dmlChannelName(i))
@@ -522,7 +523,7 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
           for (const n of view.nodes('querynode')) for (const s of n.serving?.segments?.[c.toString()] ?? []) m.set(s, [...(m.get(s) ?? []), n.serverId ?? '0'])
           return m
         }
-        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode', fanout, segmentHolders, nodeId: () => session?.info.serverId })
+        const svc = new MilvusService({ root, data, indexes, log, metrics, version, deployMode: 'CLUSTER', syncCatalog: () => catalog.sync(), role: 'QueryNode', fanout, segmentHolders, nodeId: () => session?.info.serverId, channelOf: (id) => dmlChannelOf(id, n) })
         grpcPort = await serveMilvus(svc, [shareService((r) => svc.readShare(r))])
         published = JSON.stringify(servingNow())
         session = await register(`${advertise}:${grpcPort}`, servingNow())

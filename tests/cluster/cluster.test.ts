@@ -631,6 +631,8 @@ describe('cluster with two WAL channels', { skip, timeout: 300_000 }, () => {
         await createLoaded(c, name)
         const d = await c.describeCollection({ collection_name: name })
         const ch = dmlChannelOf(BigInt(d.collectionID), 2)
+        // DescribeCollection names the collection's real channel (Attu shows it).
+        assert.ok(d.physical_channel_names.length > 0 && d.physical_channel_names.every((p) => p === ch), JSON.stringify(d.physical_channel_names))
         if (!onChannel.has(ch)) onChannel.set(ch, name)
       }
       const names = [...onChannel.values()]
