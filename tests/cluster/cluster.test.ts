@@ -29,7 +29,36 @@ async function count(c: MilvusClient, name: string): Promise<number> {
   return Number(r.data[0]!['count(*)'])
 }
 
-async function createLoaded(c: MilvusClient, name: string, replicas = 1): Promise<void> {
+/** `harrier status --json` against the cluster registered in `etcdUrl`. */
+async function clusterStatus<T>(etcdUrl: string): Promise<T> {
+  const { execFile } = await import('node:child_process')
+  const cli = new URL('../../src/roles/cli.js', import.meta.url).pathname
+  return new Promise<T>((resolve, reject) => {
+    execFile(process.execPath, [cli, 'status', '--etcd', etcdUrl.replace('etcd://', ''), '--json'], (_err, stdout) => {
+      try {
+        resolve(JSON.parse(stdout) as T)
+      } catch (e) {
+        reject(e)
+      }
+    })
+  })
+}
+
+/** A manual compaction, waited for until its state is Completed. */
+async function compactAndWait(c: MilvusClient, name: string): Promise<void> {
+  const comp = await c.compact({ collection_name: name })
+  assert.equal(comp.status.error_code, 'Success', comp.status.reason)
+  const until = Date.now() + 30_000
+  for (;;) {
+    const st = await c.getCompactionState({ compactionID: comp.compactionID })
+    if (String(st.state) === 'Completed') return
+    assert.ok(Date.now() < until, `compaction state ${st.state}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+/** HNSW by default; FLAT where a test compares results with brute force exactly. */
+async function createLoaded(c: MilvusClient, name: string, replicas = 1, index: 'HNSW' | 'FLAT' = 'HNSW'): Promise<void> {
   const cr = await c.createCollection({
     collection_name: name,
     fields: [
@@ -39,7 +68,7 @@ async function createLoaded(c: MilvusClient, name: string, replicas = 1): Promis
     ],
   })
   assert.equal(cr.error_code, 'Success', cr.reason)
-  const ix = await c.createIndex({ collection_name: name, field_name: 'v', index_type: 'HNSW', metric_type: 'L2', params: { M: 8, efConstruction: 64 } })
+  const ix = await c.createIndex({ collection_name: name, field_name: 'v', index_type: index, metric_type: 'L2', params: index === 'HNSW' ? { M: 8, efConstruction: 64 } : {} })
   assert.equal(ix.error_code, 'Success', ix.reason)
   const ld = await c.loadCollectionSync({ collection_name: name, replica_number: replicas })
   assert.equal(ld.error_code, 'Success', ld.reason)
@@ -106,15 +135,7 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     }
     // The data node keeps no flushed rows: a manual compaction reads the segments back from S3 and
     // drops the deleted rows; the query nodes swap in the result.
-    const comp = await client.compact({ collection_name: 'c1' })
-    assert.equal(comp.status.error_code, 'Success', comp.status.reason)
-    const until = Date.now() + 30_000
-    for (;;) {
-      const st = await client.getCompactionState({ compactionID: comp.compactionID })
-      if (String(st.state) === 'Completed') break
-      assert.ok(Date.now() < until, `compaction state ${st.state}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
+    await compactAndWait(client, 'c1')
     assert.equal(await count(client, 'c1'), 2900)
     const gone = await client.query({ collection_name: 'c1', filter: 'id < 100', output_fields: ['id'], consistency_level: 'Strong' as never })
     assert.equal(gone.data.length, 0)
@@ -213,19 +234,7 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
   it('a collection with one replica spreads its segments over the query nodes; reads merge every share; a dead holder\'s share moves; a new node takes a share', async () => {
     // FLAT: exact results, so every read can be checked against brute force over the rows.
     const name = 'spread'
-    const cr = await client.createCollection({
-      collection_name: name,
-      fields: [
-        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-        { name: 'tag', data_type: DataType.Int64 },
-        { name: 'v', data_type: DataType.FloatVector, dim: DIM },
-      ],
-    })
-    assert.equal(cr.error_code, 'Success', cr.reason)
-    const ix = await client.createIndex({ collection_name: name, field_name: 'v', index_type: 'FLAT', metric_type: 'L2', params: {} })
-    assert.equal(ix.error_code, 'Success', ix.reason)
-    const ld = await client.loadCollectionSync({ collection_name: name, replica_number: 1 })
-    assert.equal(ld.error_code, 'Success', ld.reason)
+    await createLoaded(client, name, 1, 'FLAT')
     // 16 flushed segments (a segment per flush), then growing rows on top.
     const SEGS = 16
     const PER = 300
@@ -240,19 +249,8 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
     assert.equal(del.status.error_code, 'Success', del.status.reason)
     const live = Array.from({ length: total }, (_, i) => i).filter((i) => ![5, 305, 4000].includes(i))
 
-    const { execFile } = await import('node:child_process')
-    const cli = new URL('../../src/roles/cli.js', import.meta.url).pathname
     type Status = { processes: { nodeId: string; role: string; pid: number }[]; collections: { name: string; servedBy: string[]; replicas: string[][]; held: Record<string, { segments: number; rows: number }> }[] }
-    const status = () =>
-      new Promise<Status>((resolve, reject) => {
-        execFile(process.execPath, [cli, 'status', '--etcd', infra.etcd.url.replace('etcd://', ''), '--json'], (_err, stdout) => {
-          try {
-            resolve(JSON.parse(stdout))
-          } catch (e) {
-            reject(e)
-          }
-        })
-      })
+    const status = () => clusterStatus<Status>(infra.etcd.url)
     // Every node of the one replica holds a share, and together they hold each segment once.
     const settled = async (what: string, ok: (c: CollStatus, st: Status) => boolean) => {
       const by = Date.now() + 30_000
@@ -376,15 +374,7 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
       }
     })()
     try {
-      const comp = await client.compact({ collection_name: name })
-      assert.equal(comp.status.error_code, 'Success', comp.status.reason)
-      const until = Date.now() + 30_000
-      for (;;) {
-        const st = await client.getCompactionState({ compactionID: comp.compactionID })
-        if (String(st.state) === 'Completed') break
-        assert.ok(Date.now() < until, `compaction state ${st.state}`)
-        await new Promise((r) => setTimeout(r, 200))
-      }
+      await compactAndWait(client, name)
       await new Promise((r) => setTimeout(r, 1500))
     } finally {
       stop = true
@@ -586,20 +576,9 @@ describe('cluster with two WAL channels', { skip, timeout: 300_000 }, () => {
       procs.push(p)
       return p
     }
-    const { execFile } = await import('node:child_process')
-    const cli = new URL('../../src/roles/cli.js', import.meta.url).pathname
     const { dmlChannelOf } = await import('../../src/streaming/routing.js')
     type Status = { processes: { nodeId: string; role: string; pid: number }[]; leaders: Record<string, string> }
-    const status = () =>
-      new Promise<Status>((resolve, reject) => {
-        execFile(process.execPath, [cli, 'status', '--etcd', infra.etcd.url.replace('etcd://', ''), '--json'], (_err, stdout) => {
-          try {
-            resolve(JSON.parse(stdout))
-          } catch (e) {
-            reject(e)
-          }
-        })
-      })
+    const status = () => clusterStatus<Status>(infra.etcd.url)
     const owners = async () => {
       const st = await status()
       return [0, 1].map((i) => st.leaders[`channel/by-dev-rootcoord-dml_${i}`])
