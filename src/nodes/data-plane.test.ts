@@ -74,3 +74,45 @@ it('a caught-up follower serves Bounded reads without asking the broker again; S
     await data.stop()
   }
 })
+
+it('several channels: each owner keeps only its channel\'s collections; a follower reads each collection from its channel', async () => {
+  const meta = new MemoryMetaStore()
+  const catalog = new Catalog(meta)
+  await catalog.load()
+  await catalog.putCollection(collection(1000n))
+  await catalog.putCollection(collection(2000n))
+  const channelOf = (id: bigint) => (id === 1000n ? 'dml_a' : 'dml_b')
+  const wals = new MemoryWalProvider()
+  const tso = new TsoAllocator()
+  const owner = async (channel: string) => {
+    const plane = new DataPlane({ catalog, objects: new MemoryObjectStore(), wal: await wals.open(channel), tso, channelOf, log: silentLogger(), config })
+    await plane.recover()
+    return plane
+  }
+  const a = await owner('dml_a')
+  const b = await owner('dml_b')
+  const rows = (from: number, n: number) => {
+    const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i))
+    return { numRows: n, primaryKeys: ids, columns: new Map<string, never>([['id', { type: 'Int64', data: ids } as never], ['v', { type: 'FloatVector', dim: 2, data: new Float32Array(n * 2) } as never]]) }
+  }
+  const follower = new DataPlane({ catalog, objects: new MemoryObjectStore(), tso, channelOf, log: silentLogger(), config })
+  try {
+    await a.insert(1000n, rows(0, 3), undefined, { upsert: false })
+    await b.insert(2000n, rows(0, 5), undefined, { upsert: false })
+    assert.throws(() => a.runtime(2000n), /collection id 2000/)
+    await assert.rejects(a.insert(2000n, rows(9, 1), undefined, { upsert: false }), /collection id 2000/)
+    await follower.recoverAsFollower(new Map([['dml_a', await wals.openReader('dml_a')], ['dml_b', await wals.openReader('dml_b')]]))
+    // Later writes on each channel reach the follower; each read waits on its own channel.
+    const t1 = await a.insert(1000n, rows(10, 2), undefined, { upsert: false })
+    const t2 = await b.delete(2000n, BigInt64Array.of(0n, 1n))
+    const at1 = await follower.readTimestamp(t1, 1000n)
+    const at2 = await follower.readTimestamp(t2, 2000n)
+    assert.ok(at1 >= t1 && at2 >= t2)
+    assert.equal(follower.rowCount(1000n, at1), 5)
+    assert.equal(follower.rowCount(2000n, at2), 3)
+  } finally {
+    await follower.stop()
+    await a.stop()
+    await b.stop()
+  }
+})
