@@ -619,16 +619,31 @@ describe('cluster with two WAL channels', { skip, timeout: 300_000 }, () => {
       const acked = new Map<string, number[]>(names.map((n) => [n, []]))
       let stop = false
       let failed = 0
-      const writers = names.map(async (name, w) => {
-        let next = w * 1_000_000
-        while (!stop) {
-          const from = next
-          next += 100
-          const r = await c.insert({ collection_name: name, data: rows(from, 100) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
-          if (r.status.error_code === 'Success') acked.get(name)!.push(from)
-          else failed++
+      const next = names.map((_, w) => w * 1_000_000)
+      const write = () =>
+        names.map(async (name, w) => {
+          while (!stop) {
+            const from = next[w]!
+            next[w] = from + 100
+            const r = await c.insert({ collection_name: name, data: rows(from, 100) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
+            if (r.status.error_code === 'Success') acked.get(name)!.push(from)
+            else failed++
+          }
+        })
+      const allAckedPresent = async () => {
+        for (const name of names) {
+          const ids = acked.get(name)!.flatMap((f) => Array.from({ length: 100 }, (_, k) => f + k))
+          assert.ok(ids.length > 0)
+          const present = new Set<number>()
+          for (let i = 0; i < ids.length; i += 1000) {
+            const q = await c.query({ collection_name: name, filter: `id in [${ids.slice(i, i + 1000).join(',')}]`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
+            assert.equal(q.status.error_code, 'Success', q.status.reason)
+            for (const r of q.data) present.add(Number(r.id))
+          }
+          assert.equal(present.size, ids.length, `${name}: lost ${ids.length - present.size} acknowledged rows`)
         }
-      })
+      }
+      let writers = write()
       await new Promise((r) => setTimeout(r, 800))
       const victimNode = (await owners())[Number(dmlChannelOf(BigInt((await c.describeCollection({ collection_name: names[0]! })).collectionID), 2).slice(-1))]!
       const st = await status()
@@ -647,23 +662,26 @@ describe('cluster with two WAL channels', { skip, timeout: 300_000 }, () => {
       const o = await owners()
       assert.equal(o[0], o[1])
       assert.notEqual(o[0], victimNode)
-      for (const name of names) {
-        const ids = acked.get(name)!.flatMap((f) => Array.from({ length: 100 }, (_, k) => f + k))
-        assert.ok(ids.length > 0)
-        const present = new Set<number>()
-        for (let i = 0; i < ids.length; i += 1000) {
-          const q = await c.query({ collection_name: name, filter: `id in [${ids.slice(i, i + 1000).join(',')}]`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
-          assert.equal(q.status.error_code, 'Success', q.status.reason)
-          for (const r of q.data) present.add(Number(r.id))
-        }
-        assert.equal(present.size, ids.length, `${name}: lost ${ids.length - present.size} acknowledged rows`)
-      }
-      // A new data node takes a channel back; Flush of both collections in one call is split over
-      // the two owners, FlushAll reaches both, and a compaction's state is found on its owner.
+      await allAckedPresent()
+      // A new data node takes a channel back while both collections are written: the old owner
+      // hands it over (writes refused on the way are re-sent by the proxy) and nothing is lost.
+      stop = false
+      writers = write()
       await start('datanode')
       const after = await balanced('the new data node took no channel')
       assert.ok(!after.includes(victimNode))
       assert.notDeepEqual(after, first)
+      const counts = names.map((n) => acked.get(n)!.length)
+      const moreBy = Date.now() + 20_000
+      while (names.some((n, i) => acked.get(n)!.length < counts[i]! + 5)) {
+        assert.ok(Date.now() < moreBy, `writes did not continue after the hand-over; failed=${failed}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      stop = true
+      await Promise.all(writers)
+      await allAckedPresent()
+      // Flush of both collections in one call is split over the two owners, FlushAll reaches
+      // both, and a compaction's state is found on its owner.
       for (const name of names) assert.equal((await c.insert({ collection_name: name, data: rows(5_000_000, 10) })).status.error_code, 'Success')
       const fl = await c.flushSync({ collection_names: names })
       assert.equal(fl.status.error_code, 'Success', fl.status.reason)
