@@ -65,6 +65,11 @@ export class Catalog {
     this.root = root
   }
 
+  /** Whether a catalog under `root` holds any collection (a cluster that already has data). */
+  static async hasCollections(store: MetaStore, root = 'harrier/meta/'): Promise<boolean> {
+    return (await store.scan(`${root}collection/`)).length > 0
+  }
+
   private k(...parts: (string | bigint | number)[]): string {
     return this.root + parts.map(String).join('/')
   }

@@ -327,8 +327,13 @@ export class ProxyRouter {
     const dec = (b: Buffer) => def.responseDeserialize(b) as Record<string, unknown>
     const failed = (r: Record<string, unknown>) => Number((r.status as { code?: number } | undefined)?.code ?? 0) !== 0
     if (method === 'FlushAll') {
-      const all = [...new Set(this.o.channels.all())]
-      const replies = (await Promise.all(all.map((e) => this.forward(method, path, body, md, [e])))).map(dec)
+      // Once per owner (an owner flushes all its channels); unowned channels wait for an owner.
+      const byOwner = new Map<string, string[]>()
+      for (const e of this.o.channels.all()) {
+        const owner = this.o.view.leader(e)?.nodeId ?? `none:${e}`
+        byOwner.set(owner, [...(byOwner.get(owner) ?? []), e])
+      }
+      const replies = (await Promise.all([...byOwner.values()].map((es) => this.forward(method, path, body, md, es)))).map(dec)
       const bad = replies.find(failed)
       if (bad) return def.responseSerialize(bad) as Buffer
       const ts = replies.reduce((a, r) => (BigInt(String(r.flush_all_ts ?? '0')) > a ? BigInt(String(r.flush_all_ts ?? '0')) : a), 0n)

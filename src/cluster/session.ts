@@ -33,9 +33,14 @@ export interface SessionInfo {
   readonly serverId?: string
   /**
    * Role-specific serving state. Query nodes: the collections they serve, and per collection id
-   * the flushed segments they hold (delegators route share reads by it).
+   * the flushed segments they hold (delegators route share reads by it). Data nodes: readiness.
    */
-  readonly serving?: { readonly collections?: readonly string[]; readonly segments?: Readonly<Record<string, readonly string[]>> }
+  readonly serving?: {
+    readonly collections?: readonly string[]
+    readonly segments?: Readonly<Record<string, readonly string[]>>
+    /** Data nodes: ready to take WAL channels (counted for balance). */
+    readonly ready?: boolean
+  }
 }
 
 export class Session {

@@ -151,6 +151,7 @@ export class DataPlane {
   private readonly served = new Set<bigint>()
   private catalogLock: Promise<unknown> = Promise.resolve()
   private stopped = false
+  private retired = false
 
   constructor(deps: DataPlaneDeps) {
     this.deps = deps
@@ -896,6 +897,7 @@ export class DataPlane {
 
   /** Seals and persists the growing data of the given collections (all when undefined). */
   flush(collectionIds?: readonly bigint[]): Promise<{ flushTs: Timestamp; segments: Map<bigint, bigint[]> }> {
+    if (this.retired) return Promise.reject(this.retiredError())
     const run = async () => {
       const started = performance.now()
       try {
@@ -1031,6 +1033,7 @@ export class DataPlane {
    * reads each plan's segments back from the object store. Returns the merged segments written.
    */
   compact(collectionIds?: readonly bigint[], opts: { force?: boolean } = {}): Promise<number> {
+    if (this.retired) return Promise.reject(this.retiredError())
     return this.serial('flushLock', () => this.compactNow(collectionIds, !!opts.force))
   }
 
@@ -1204,6 +1207,27 @@ export class DataPlane {
         }
       }
     }
+  }
+
+  /**
+   * A data node handing its channel to another: no flush or compaction starts here any more (the
+   * next owner's commits carry its own guard, and a late one from here must not follow them), and
+   * appends and flushes already under way finish before the caller closes the WAL.
+   */
+  async retire(): Promise<void> {
+    this.retired = true
+    await this.stop()
+    for (let i = 0; i < 1000 && (this.channel?.pendingCount() ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    await this.flushLock.catch(() => undefined)
+  }
+
+  private retiredError(): DbError {
+    return new DbError('ServiceUnavailable', `this data node handed WAL channel ${this.deps.wal?.channel ?? ''} over`)
+  }
+
+  /** The collections this replica holds (a recovering data node reconciles them with the catalog). */
+  collectionIds(): bigint[] {
+    return [...this.runtimes.keys()]
   }
 
   async stop(): Promise<void> {

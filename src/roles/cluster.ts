@@ -41,6 +41,9 @@ import { channelElection, dmlChannelName, dmlChannelOf } from '../streaming/rout
 import { dmlChannelCount } from '../cluster/cluster-config.js'
 import { harrierVersion } from './standalone.js'
 
+/** How long a WAL channel may stay without an owner before a data node beyond its fair share takes it. */
+const UNOWNED_GRACE_MS = 5000
+
 export const CLUSTER_ROLES = ['proxy', 'mixcoord', 'rootcoord', 'datacoord', 'querycoord', 'indexcoord', 'datanode', 'querynode', 'indexnode'] as const
 export type ClusterRole = (typeof CLUSTER_ROLES)[number]
 
@@ -339,13 +342,17 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         // Owning a channel: win its election, open its WAL with a new term (fencing the previous
         // owner's instance wherever it still runs), recover its collections from the catalog, S3
         // and the WAL tail, then publish where it is served.
+        let closing = false
         const own = async (channel: string): Promise<void> => {
+          if (closing) return
           const election = channelElection(channel)
-          const guard = await session.tryCampaign(election)
-          if (!guard) return
-          guards.set(channel, guard)
-          setState(`recovering WAL channel ${channel}`)
           try {
+            const guard = await session.tryCampaign(election)
+            if (!guard) return
+            guards.set(channel, guard)
+            setState(`recovering WAL channel ${channel}`)
+            // The previous owner's last flush must be in the catalog before replay starts here.
+            await catalog.sync()
             const w = await wals.open(channel)
             wal.set(channel, w)
             const plane = new DataPlane({
@@ -366,30 +373,39 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
               },
             })
             const recovery = await plane.recover()
+            if (closing) {
+              await plane.stop()
+              throw new DbError('ServiceUnavailable', 'stopping')
+            }
             plane.start()
             planes.add(channel, plane)
-            // DDL applied to the catalog while this plane recovered reached only the planes
-            // already serving: replay the channel's collections (existing ones are unchanged).
+            // DDL applied to the catalog while this plane recovered reached only the planes already
+            // serving: replay the channel's collections, and forget the ones dropped meanwhile.
             const mine = catalog.allCollections().filter((c) => channelOf(c.id) === channel)
-            await plane.applyCatalogChanges(mine.map((c) => ({ kind: 'collection' as const, id: c.id, prev: c, next: c })))
+            const gone = plane.collectionIds().filter((id) => !catalog.collection(id))
+            await plane.applyCatalogChanges([
+              ...mine.map((c) => ({ kind: 'collection' as const, id: c.id, prev: c, next: c })),
+              ...gone.map((id) => ({ kind: 'collection' as const, id, prev: undefined, next: undefined })),
+            ])
             await meta.put(ELECTION_PREFIX + election, JSON.stringify({ ...session.info, address }), { lease: session.leaseId })
             log.info({ recovered: recovery, term: w.term }, `data node owns WAL channel ${channel} (term ${w.term})`)
           } catch (e) {
-            log.error({ err: e, channel }, 'taking over a WAL channel failed; giving it up')
+            if (!closing) log.error({ err: e, channel }, 'taking over a WAL channel failed; giving it up')
             await release(channel)
           }
           report()
         }
-        // Handing a channel over (balance): stop writing it, close its WAL, give up the election.
-        // Acknowledged writes are in the WAL; the next owner replays them from the checkpoint.
+        // Handing a channel over (balance): stop writing it (appends and flushes under way finish),
+        // close its WAL, give up the election. Acknowledged writes are in the WAL; the next owner
+        // replays them from the checkpoint.
         const release = async (channel: string): Promise<void> => {
           const plane = planes.remove(channel)
-          await plane?.stop().catch(() => undefined)
+          await plane?.retire().catch(() => undefined)
           await wal.get(channel)?.close().catch(() => undefined)
           wal.delete(channel)
           const guard = guards.get(channel)
           guards.delete(channel)
-          if (guard) await session.resign(guard).catch((e: unknown) => log.warn({ err: e, channel }, 'resigning a WAL channel failed'))
+          if (guard) await session.resign(guard).catch((e: unknown) => log.warn({ err: e, channel }, 'resigning a WAL channel failed; the next balance pass retries'))
           report()
         }
         closers.push(async () => {
@@ -398,17 +414,33 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
             await wal.get(ch)?.close().catch(() => undefined)
           }
         })
-        // Balance: take unowned channels up to a fair share of the live data nodes; hand one back
-        // when holding more than that while another data node holds less.
+        // Balance: take unowned channels up to a fair share of the ready data nodes; hand one back
+        // when holding more than that while another ready data node holds less. A channel left
+        // unowned for a while is taken by anyone: availability comes before balance.
+        const unownedSince = new Map<string, number>()
         const balance = async (): Promise<void> => {
-          const nodes = view.nodes('datanode')
-          const fair = Math.ceil(n / Math.max(1, nodes.length))
+          if (closing) return
+          const ready = view.nodes('datanode').filter((x) => x.nodeId === nodeId || x.serving?.ready)
+          const fair = Math.ceil(n / Math.max(1, ready.length))
           for (const ch of channels) {
-            if (abort.signal.aborted || guards.size >= fair) break
-            if (!guards.has(ch) && !view.leader(channelElection(ch))) await own(ch)
+            if (closing) return
+            const holder = view.leader(channelElection(ch))
+            if (guards.has(ch)) continue
+            // Ours in etcd but not served (a failed take-over or resign): finish taking it.
+            if (holder?.nodeId === nodeId) {
+              await own(ch)
+              continue
+            }
+            if (holder) {
+              unownedSince.delete(ch)
+              continue
+            }
+            const since = unownedSince.get(ch) ?? Date.now()
+            unownedSince.set(ch, since)
+            if (guards.size < fair || Date.now() - since > UNOWNED_GRACE_MS) await own(ch)
           }
-          const held = new Map<string, number>(nodes.map((x) => [x.nodeId, 0]))
-          for (const [, holder] of view.leadersWith('channel/')) held.set(holder.nodeId, (held.get(holder.nodeId) ?? 0) + 1)
+          const held = new Map<string, number>(ready.map((x) => [x.nodeId, 0]))
+          for (const [, holder] of view.leadersWith('channel/')) if (held.has(holder.nodeId)) held.set(holder.nodeId, held.get(holder.nodeId)! + 1)
           const least = Math.min(...[...held].filter(([id]) => id !== nodeId).map(([, k]) => k))
           if (guards.size > fair && least < fair) {
             const give = planes.channels().at(-1)
@@ -425,10 +457,14 @@ export async function startClusterRole(roleArg: string, cfg: StandaloneConfig, b
         view.onChange(rebalance)
         const timer = setInterval(rebalance, 1000)
         timer.unref()
+        // Runs first at shutdown (closers run last to first): no channel is taken while stopping.
         closers.push(async () => {
+          closing = true
           clearInterval(timer)
           await balancing
         })
+        // Other data nodes count this one for balance only once it can take channels.
+        await session.update({ ready: true })
         rebalance()
         await balancing
         break
