@@ -505,7 +505,7 @@ export class MilvusService {
         const remote = holders ? data.otherShares(c.id).filter((s) => (holders.get(s.id.toString()) ?? []).length > 0) : []
         const listed = [
           ...local.map((s) => ({ ...s, nodeIds: nodesOf(s.id, true) })),
-          ...remote.map((s) => ({ id: s.id, partitionId: s.partitionId, numRows: s.numRows, state: 'Flushed' as const, indexIds: c.indexes.map((i) => i.id), nodeIds: nodesOf(s.id, false) })),
+          ...remote.map((s) => ({ id: s.id, partitionId: s.partitionId, numRows: s.numRows, state: 'Flushed' as const, indexIds: this.d.indexes.builtIndexIds(c.id, s.id), nodeIds: nodesOf(s.id, false) })),
         ]
         return {
           infos: listed

@@ -254,6 +254,14 @@ export class IndexService {
   }
 
   /** Rows covered by the index (DescribeIndex, GetIndexBuildProgress), over flushed and growing data. */
+  /** Indexes built for a flushed segment, by the catalog (whether or not loaded anywhere). */
+  builtIndexIds(collectionId: bigint, segmentId: bigint): bigint[] {
+    return this.d.catalog
+      .segmentIndexesOf(collectionId)
+      .filter((i) => i.segmentId === segmentId)
+      .map((i) => i.indexId)
+  }
+
   progress(c: CollectionInfo, index: IndexInfo): IndexProgress {
     const segments = this.d.catalog.segmentsOf(c.id)
     const flushedRows = segments.reduce((a, s) => a + s.numRows, 0)
