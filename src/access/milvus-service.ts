@@ -85,8 +85,6 @@ export class MilvusService {
   private readonly handlers: Record<string, Handler>
   private readonly reads: ReadPath
   private nextIdentifier = BigInt(Date.now()) * 1000n
-  /** Finished manual compactions by ID (plan counts), for GetCompactionState. */
-  private readonly compactions = new Map<string, number>()
 
   private readonly data: DataAccess
 
@@ -575,13 +573,14 @@ export class MilvusService {
         // Compaction runs to completion inside the call, so its state is final when it returns.
         const plans = await data.compact([c.id], { force: true })
         const compactionID = await root.allocIds(1)
-        this.compactions.set(compactionID.toString(), plans)
-        if (this.compactions.size > 1024) this.compactions.delete(this.compactions.keys().next().value!)
+        // Recorded in the catalog: in a cluster the proxy may ask another data node later.
+        await root.recordCompaction(compactionID, plans)
         return { compactionID: compactionID.toString(), compactionPlanCount: plans }
       },
       GetCompactionState: async (req) => {
-        const plans = this.compactions.get(str(req.compactionID))
-        if (plans === undefined) throw invalid(`compaction ${str(req.compactionID)} not found`)
+        const text = str(req.compactionID)
+        const plans = /^\d{1,19}$/.test(text) ? await root.compactionResult(BigInt(text)) : undefined
+        if (plans === undefined) throw invalid(`compaction ${text} not found`)
         return { state: 'Completed', executingPlanNo: '0', timeoutPlanNo: '0', completedPlanNo: String(plans), failedPlanNo: '0' }
       },
 

@@ -39,6 +39,9 @@ export type CatalogChange =
  * Fencing for cluster writers: a flush, compaction or index commit of these collections succeeds
  * only while the guard's compares hold (the election of their channel's owner).
  */
+/** Finished manual compactions remembered for GetCompactionState. */
+const COMPACTION_RECORDS = 1024
+
 export type CommitGuard = (collectionIds: readonly bigint[]) => readonly Compare[]
 
 export class Catalog {
@@ -392,6 +395,26 @@ export class Catalog {
       default:
         return { kind: 'other' }
     }
+  }
+
+  // ---- manual compactions
+
+  /**
+   * A finished manual compaction (its plan count), so GetCompactionState can be answered by any
+   * process, also after the one that ran it is gone. The newest COMPACTION_RECORDS are kept.
+   */
+  async recordCompaction(id: bigint, plans: number): Promise<void> {
+    await this.store.put(this.k('compaction', id), JSON.stringify({ plans }))
+    const all = await this.store.scan(this.k('compaction') + '/')
+    if (all.length <= COMPACTION_RECORDS) return
+    const idOf = (key: string) => BigInt(key.slice(key.lastIndexOf('/') + 1))
+    const oldest = all.sort((a, b) => (idOf(a.key) < idOf(b.key) ? -1 : 1)).slice(0, all.length - COMPACTION_RECORDS)
+    for (const kv of oldest) await this.store.delete(kv.key)
+  }
+
+  async compactionResult(id: bigint): Promise<number | undefined> {
+    const kv = await this.store.get(this.k('compaction', id))
+    return kv ? (JSON.parse(kv.value) as { plans: number }).plans : undefined
   }
 
   // ---- segment indexes

@@ -95,6 +95,15 @@ export class RootCoord {
     return this.catalog.allocIds(n)
   }
 
+  /** Finished manual compactions, readable by every process (GetCompactionState). */
+  recordCompaction(id: bigint, plans: number): Promise<void> {
+    return this.catalog.recordCompaction(id, plans)
+  }
+
+  compactionResult(id: bigint): Promise<number | undefined> {
+    return this.catalog.compactionResult(id)
+  }
+
   // ------------------------------------------------------------ databases
 
   database(name: string): DatabaseInfo {

@@ -57,5 +57,11 @@ it('merges flushed segments, drops deleted rows, keeps results, and survives a r
   client = server.client()
   assert.equal((await client.count({ collection_name: 'cmp' })).data, 168)
   assert.deepEqual((await client.query({ collection_name: 'cmp', filter: 'id in [40, 100, 5]', output_fields: ['id'] })).data.map((r) => Number(r.id)).sort((a, b) => a - b), [100])
+  // The compaction's state is recorded in the catalog, not in the process that ran it.
+  const later = await client.getCompactionState({ compactionID: res.compactionID })
+  assert.equal(later.status.error_code, ErrorCode.SUCCESS, later.status.reason)
+  assert.equal(later.state, 'Completed')
+  const unknown = await client.getCompactionState({ compactionID: '12345' })
+  assert.equal(unknown.status.error_code, 'IllegalArgument', unknown.status.reason)
   await server.stop()
 })
