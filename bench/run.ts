@@ -13,7 +13,8 @@
  * Sizes: BENCH_INSERT_ROWS (default 50,000), BENCH_RESTART_ROWS (1,000,000), BENCH_WAL_ROWS (200,000),
  * BENCH_SEARCH_ROWS x BENCH_SEARCH_DIM (100,000 x 128), BENCH_SEARCH768_ROWS (25,000),
  * BENCH_SEARCH_QUERIES (300). BENCH_SECTIONS picks sections (default filter,insert,restart,search;
- * `cluster` adds cluster.ts: cluster vs standalone on one machine, and query-node failover time;
+ * `cluster` adds cluster.ts: cluster vs standalone on one machine, a collection spread over two
+ * query nodes vs one replicated on both, and failover times;
  * `segments` adds segments.ts: one collection in several sealed HNSW segments, BENCH_SEGMENTS_*).
  * Results are printed as markdown and written to bench/results/<timestamp>.json.
  */

@@ -304,8 +304,8 @@ export class DataPlane {
         continue
       }
       const p = this.placement
-      const todo = [...rt.flushed.values()].filter((s) => !rt.loadedSegments.has(s.id) && (!p || p.holds(id, s.id, false)))
-      for (const info of todo) {
+      const toLoad = [...rt.flushed.values()].filter((s) => !rt.loadedSegments.has(s.id) && (!p || p.holds(id, s.id, false)))
+      for (const info of toLoad) {
         await this.serial(
           'catalogLock',
           async () => {
