@@ -17,23 +17,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
 import { benchSet } from './datasets.js'
-import { freePort, startChildServer } from '../tests/e2e/server.js'
+import { createBenchCollection, waitIndexed } from './search.js'
+import { startChildServer } from '../tests/e2e/server.js'
 
 const out = (s: string) => process.stdout.write(`${s}\n`)
 const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d)
-
-async function waitIndexed(client: MilvusClient, rows: number): Promise<void> {
-  for (;;) {
-    const d = (await client.describeIndex({ collection_name: 'bench', field_name: 'v' })).index_descriptions[0]!
-    if (d.state === 'Finished' && Number(d.indexed_rows) >= rows) return
-    if (d.state === 'Failed') throw new Error(d.index_state_fail_reason)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 /** --segment-max-rows for preparing and serving (a smaller cap lets compaction merge segments). */
 function segmentArgs(rows: number): string[] {
@@ -48,15 +38,7 @@ async function prepare(dir: string, rows: number, dim: number, base: Float32Arra
   const server = await startChildServer(dir, ['--log-level', 'warn', ...segmentArgs(rows)])
   try {
     const client = server.client()
-    await client.createCollection({
-      collection_name: 'bench',
-      consistency_level: 'Bounded',
-      fields: [
-        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-        { name: 'v', data_type: DataType.FloatVector, dim },
-        { name: 'bucket', data_type: DataType.Int32 },
-      ],
-    })
+    await createBenchCollection(client, dim)
     // A flush seals every growing segment: batches that each fill one segment keep the layout fixed.
     const batch = process.env.PROFILE_SEGMENT_ROWS ? Math.min(20_000, envNum('PROFILE_SEGMENT_ROWS', 0)) : 5000
     for (let i = 0; i < rows; i += batch) {
@@ -83,39 +65,6 @@ const CLI = fileURLToPath(new URL('../src/roles/cli.js', import.meta.url))
 function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   return (Number(f[11]) + Number(f[12])) / 100
-}
-
-async function startProfiledServer(dir: string, nodeFlags: string[], args: string[]): Promise<{ pid: number; client(): MilvusClient; stop(): Promise<void> }> {
-  const port = await freePort()
-  const metricsPort = await freePort()
-  const child = spawn(process.execPath, [...nodeFlags, process.env.HARRIER_CLI ?? CLI, 'run', 'standalone', '--data-dir', dir, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'warn', ...args], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error('server did not start')
-    }
-    const ok = await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then((r) => r.status === 200, () => false)
-    if (ok) break
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  const clients: MilvusClient[] = []
-  return {
-    pid: child.pid!,
-    client() {
-      const c = new MilvusClient({ address: `127.0.0.1:${port}`, logLevel: 'error' } as never)
-      clients.push(c)
-      return c
-    },
-    async stop() {
-      for (const c of clients) await c.closeConnection().catch(() => undefined)
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
 }
 
 interface ProfileNode {
@@ -193,7 +142,7 @@ async function main(): Promise<void> {
   const profDir = join(dir, 'cpuprof')
   rmSync(profDir, { recursive: true, force: true })
   const profile = process.env.PROFILE_CPU !== '0'
-  const server = await startProfiledServer(dir, profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [], segmentArgs(rows))
+  const server = await startChildServer(dir, ['--log-level', 'warn', ...segmentArgs(rows)], { cli: process.env.HARRIER_CLI ?? CLI, nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] })
   try {
     const warm = server.client()
     await warm.connectPromise
@@ -203,7 +152,7 @@ async function main(): Promise<void> {
       const clients = Array.from({ length: nc }, () => server.client())
       await Promise.all(clients.map((c) => c.connectPromise))
       const t0 = performance.now()
-      const server0 = cpuSeconds(server.pid)
+      const server0 = cpuSeconds(server.child.pid!)
       const client0 = process.cpuUsage()
       await Promise.all(
         clients.map(async (c, ci) => {
@@ -214,7 +163,7 @@ async function main(): Promise<void> {
         }),
       )
       const wall = performance.now() - t0
-      const serverUs = ((cpuSeconds(server.pid) - server0) * 1e6) / nq
+      const serverUs = ((cpuSeconds(server.child.pid!) - server0) * 1e6) / nq
       const c = process.cpuUsage(client0)
       const clientUs = (c.user + c.system) / nq
       out(`${nc} client(s): ${((nq * 1000) / wall).toFixed(0)} QPS (ef ${ef}, ${rows} x ${dim}); per search: wall ${((wall * 1000) / nq).toFixed(0)} us, server CPU ${serverUs.toFixed(0)} us, client CPU ${clientUs.toFixed(0)} us`)

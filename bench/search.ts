@@ -79,7 +79,8 @@ export interface SearchBenchResult {
   readonly memory: MemoryPerVector
 }
 
-function recallOf(got: readonly number[][], truth: readonly Hits[]): number {
+/** Recall of the returned ids against exact ground truth, over all queries. */
+export function recallOf(got: readonly number[][], truth: readonly Hits[]): number {
   let hit = 0
   let want = 0
   got.forEach((ids, q) => {
@@ -183,7 +184,22 @@ function kernelSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { p
   return { points, buildMs }
 }
 
-async function waitIndexed(client: MilvusClient, rows: number): Promise<void> {
+/** The `bench` collection: id, vector, and the Int32 `bucket` the filtered runs select on. */
+export async function createBenchCollection(client: MilvusClient, dim: number): Promise<void> {
+  const r = await client.createCollection({
+    collection_name: 'bench',
+    consistency_level: 'Bounded',
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim },
+      { name: 'bucket', data_type: DataType.Int32 },
+    ],
+  })
+  if (r.error_code !== 'Success') throw new Error(r.reason)
+}
+
+/** Waits until the `bench` collection's vector index covers `rows` rows (shared by the benches). */
+export async function waitIndexed(client: MilvusClient, rows: number): Promise<void> {
   for (;;) {
     const d = (await client.describeIndex({ collection_name: 'bench', field_name: 'v' })).index_descriptions[0]!
     if (d.state === 'Finished' && Number(d.indexed_rows) >= rows) return
@@ -233,15 +249,7 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
     server = await startChildServer(dir, serverArgs)
     const client = server.client()
     await client.connectPromise
-    await client.createCollection({
-      collection_name: 'bench',
-      consistency_level: 'Bounded',
-      fields: [
-        { name: 'id', data_type: DataType.Int64, is_primary_key: true },
-        { name: 'v', data_type: DataType.FloatVector, dim },
-        { name: 'bucket', data_type: DataType.Int32 },
-      ],
-    })
+    await createBenchCollection(client, dim)
     const batch = Math.max(500, Math.floor(2_000_000 / dim))
     for (let i = 0; i < rows; i += batch) {
       const n = Math.min(batch, rows - i)

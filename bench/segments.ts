@@ -19,14 +19,14 @@
  * Run alone: `npx tsc -p . && node dist/bench/segments.js`; in `npm run bench` with
  * BENCH_SECTIONS=...,segments.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
 import { benchSet } from './datasets.js'
 import { bruteForceSearch, type Hits } from '../src/index/index.js'
-import { freePort, tempDataDir } from '../tests/e2e/server.js'
+import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
+import { recallOf, waitIndexed } from './search.js'
 
 const K = 10
 const THIS_CLI = fileURLToPath(new URL('../src/roles/cli.js', import.meta.url))
@@ -62,61 +62,13 @@ export interface SegmentsBenchResult {
   readonly builds: readonly { readonly cli: string; readonly runs: readonly SegmentsRun[]; readonly median: SegmentsRun }[]
 }
 
-interface Server {
-  client(): MilvusClient
-  stop(): Promise<void>
-}
-
-async function startServer(cli: string, dir: string, args: readonly string[]): Promise<Server> {
-  const port = await freePort()
-  const metricsPort = await freePort()
-  const child = spawn(process.execPath, [cli, 'run', 'standalone', '--data-dir', dir, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'warn', ...args], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const deadline = Date.now() + 180_000
-  for (;;) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error('server did not start')
-    }
-    const ok = await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then((r) => r.status === 200, () => false)
-    if (ok) break
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  const clients: MilvusClient[] = []
-  return {
-    client() {
-      const c = new MilvusClient({ address: `127.0.0.1:${port}`, logLevel: 'error' } as never)
-      clients.push(c)
-      return c
-    },
-    async stop() {
-      for (const c of clients) await c.closeConnection().catch(() => undefined)
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM')
-        await exited
-      }
-    },
-  }
-}
-
-async function waitIndexed(client: MilvusClient, rows: number): Promise<void> {
-  for (;;) {
-    const d = (await client.describeIndex({ collection_name: 'bench', field_name: 'v' })).index_descriptions[0]!
-    if (d.state === 'Finished' && Number(d.indexed_rows) >= rows) return
-    if (d.state === 'Failed') throw new Error(d.index_state_fail_reason)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
 /** Inserts, seals (one segment per segmentRows rows), flushes and indexes the set, once per dir. */
 async function prepare(dir: string, base: Float32Array, metric: string, o: SegmentsBenchOptions, serverArgs: readonly string[]): Promise<void> {
   const marker = join(dir, '.segments-ready')
   if (existsSync(marker)) return
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
-  const server = await startServer(THIS_CLI, dir, serverArgs)
+  const server = await startChildServer(dir, ['--log-level', 'warn', ...serverArgs], { cli: THIS_CLI, startTimeoutMs: 180_000 })
   try {
     const client = server.client()
     await client.connectPromise
@@ -149,16 +101,6 @@ async function prepare(dir: string, base: Float32Array, metric: string, o: Segme
   writeFileSync(marker, '')
 }
 
-function recallOf(got: readonly number[][], truth: readonly Hits[]): number {
-  let hit = 0
-  let want = 0
-  got.forEach((ids, q) => {
-    const t = new Set(Array.from(truth[q]!.rows))
-    want += t.size
-    for (const id of ids) if (t.has(id)) hit++
-  })
-  return want === 0 ? 1 : hit / want
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -166,7 +108,7 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-async function measure(server: Server, qArrays: readonly number[][], o: SegmentsBenchOptions, truth: readonly Hits[]): Promise<{ run: SegmentsRun; segments: number }> {
+async function measure(server: ChildServer, qArrays: readonly number[][], o: SegmentsBenchOptions, truth: readonly Hits[]): Promise<{ run: SegmentsRun; segments: number }> {
   const search = async (c: MilvusClient, i: number) => {
     const r = await c.search({ collection_name: 'bench', data: [qArrays[i % qArrays.length]!], limit: K, params: { ef: o.ef }, output_fields: ['id'] })
     if (r.status.error_code !== 'Success') throw new Error(r.status.reason)
@@ -219,7 +161,7 @@ export async function runSegmentsBench(o: SegmentsBenchOptions): Promise<Segment
       const order = clis.map((_, i) => i)
       if (r % 2 === 1) order.reverse()
       for (const b of order) {
-        const server = await startServer(clis[b]!, dir, serverArgs)
+        const server = await startChildServer(dir, ['--log-level', 'warn', ...serverArgs], { cli: clis[b]!, startTimeoutMs: 180_000 })
         try {
           const m = await measure(server, qArrays, o, truth)
           segments = m.segments

@@ -1,37 +1,22 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { Catalog } from '../catalog/catalog.js'
-import type { CollectionInfo } from '../catalog/model.js'
 import { DbError } from '../common/errors.js'
 import { silentLogger } from '../common/log.js'
 import { TsoAllocator } from '../common/tso.js'
 import { MemoryMetaStore, MemoryObjectStore, MemoryWalProvider } from '../infra/index.js'
 import { ChannelSet } from './channel-set.js'
 import { DataPlane } from './data-plane.js'
+import { fixtureCollection, fixtureRows } from './plane-fixture.js'
 
 const config = { segmentMaxRows: 1000, flushIntervalMs: 60_000, compactionIntervalMs: 60_000, holdFlushed: false }
 
-function collection(id: bigint): CollectionInfo {
-  const field = (fieldId: number, name: string, dataType: 'Int64' | 'FloatVector', extra: object) => ({
-    fieldId, name, description: '', dataType, isPrimaryKey: dataType === 'Int64', autoId: false, typeParams: {}, nullable: false,
-    isDynamic: false, isPartitionKey: false, isClusteringKey: false, ...extra,
-  })
-  return {
-    id, dbId: 1n, name: `c${id}`, shardsNum: 1, consistencyLevel: 'Strong', properties: {}, createdTs: 1n, updateTs: 1n,
-    partitions: [{ id: id + 1n, name: '_default', createdTs: 1n }], indexes: [], numPartitions: 0,
-    schema: { name: `c${id}`, description: '', enableDynamicField: false, functions: [], fields: [field(100, 'id', 'Int64', {}), field(101, 'v', 'FloatVector', { dim: 2 })] },
-  } as unknown as CollectionInfo
-}
 
-const rows = (from: number, n: number) => {
-  const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i))
-  return { numRows: n, primaryKeys: ids, columns: new Map<string, never>([['id', { type: 'Int64', data: ids } as never], ['v', { type: 'FloatVector', dim: 2, data: new Float32Array(n * 2) } as never]]) }
-}
 
 it('routes each collection to the data plane of its channel, splits flushes over them and refuses channels it does not own', async () => {
   const catalog = new Catalog(new MemoryMetaStore())
   await catalog.load()
-  for (const id of [1000n, 2000n, 3000n]) await catalog.putCollection(collection(id))
+  for (const id of [1000n, 2000n, 3000n]) await catalog.putCollection(fixtureCollection(id))
   const channelOf = (id: bigint) => (id === 2000n ? 'b' : 'a')
   const tso = new TsoAllocator()
   const wals = new MemoryWalProvider()
@@ -47,8 +32,8 @@ it('routes each collection to the data plane of its channel, splits flushes over
     planes.push(plane)
   }
   try {
-    await set.insert(1000n, rows(0, 3), undefined, { upsert: false })
-    await set.insert(2000n, rows(0, 4), undefined, { upsert: false })
+    await set.insert(1000n, fixtureRows(0, 3), undefined, { upsert: false })
+    await set.insert(2000n, fixtureRows(0, 4), undefined, { upsert: false })
     await set.delete(2000n, BigInt64Array.of(0n))
     assert.equal(set.stats().growingRows, 7)
     assert.equal(set.rowCount(2000n, await set.readTimestamp(set.now(), 2000n)), 3)
@@ -61,9 +46,9 @@ it('routes each collection to the data plane of its channel, splits flushes over
     // A channel handed over: its collections are refused before anything is written.
     await set.remove('b')!.retire()
     assert.deepEqual(set.channels(), ['a'])
-    await assert.rejects(set.insert(2000n, rows(9, 1), undefined, { upsert: false }), (e: unknown) => e instanceof DbError && e.kind === 'ServiceUnavailable' && /does not own WAL channel b/.test(e.message))
+    await assert.rejects(set.insert(2000n, fixtureRows(9, 1), undefined, { upsert: false }), (e: unknown) => e instanceof DbError && e.kind === 'ServiceUnavailable' && /does not own WAL channel b/.test(e.message))
     await assert.rejects(planes[1]!.flush(), /handed WAL channel b over/)
-    await set.insert(3000n, rows(0, 1), undefined, { upsert: false })
+    await set.insert(3000n, fixtureRows(0, 1), undefined, { upsert: false })
   } finally {
     for (const p of planes) await p.stop()
   }

@@ -1,31 +1,20 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { Catalog } from '../catalog/catalog.js'
-import type { CollectionInfo } from '../catalog/model.js'
 import { silentLogger } from '../common/log.js'
 import { TsoAllocator } from '../common/tso.js'
 import { MemoryMetaStore, MemoryObjectStore, MemoryWalProvider } from '../infra/index.js'
 import { DataPlane } from './data-plane.js'
+import { fixtureCollection, fixtureRows } from './plane-fixture.js'
 
 const config = { segmentMaxRows: 1000, flushIntervalMs: 60_000, compactionIntervalMs: 60_000 }
 
-function collection(id: bigint): CollectionInfo {
-  const field = (fieldId: number, name: string, dataType: 'Int64' | 'FloatVector', extra: object) => ({
-    fieldId, name, description: '', dataType, isPrimaryKey: dataType === 'Int64', autoId: false, typeParams: {}, nullable: false,
-    isDynamic: false, isPartitionKey: false, isClusteringKey: false, ...extra,
-  })
-  return {
-    id, dbId: 1n, name: 'c', shardsNum: 1, consistencyLevel: 'Strong', properties: {}, createdTs: 1n, updateTs: 1n,
-    partitions: [{ id: id + 1n, name: '_default', createdTs: 1n }], indexes: [], numPartitions: 0,
-    schema: { name: 'c', description: '', enableDynamicField: false, functions: [], fields: [field(100, 'id', 'Int64', {}), field(101, 'v', 'FloatVector', { dim: 2 })] },
-  } as unknown as CollectionInfo
-}
 
 it('refuses to own a WAL that is behind the catalog checkpoints (a broker that lost its data)', async () => {
   const meta = new MemoryMetaStore()
   const catalog = new Catalog(meta)
   await catalog.load()
-  await catalog.putCollection(collection(1000n))
+  await catalog.putCollection(fixtureCollection(1000n))
   await catalog.commitFlush({ segments: [], deltalogs: [], checkpoints: [{ collectionId: 1000n, shard: 0, offset: 42n, ts: 5n }] })
   const wal = await new MemoryWalProvider().open('dml_0')
   const data = new DataPlane({ catalog, objects: new MemoryObjectStore(), wal, tso: new TsoAllocator(), log: silentLogger(), config })
@@ -36,7 +25,7 @@ it('owns a WAL that is at or past every checkpoint', async () => {
   const meta = new MemoryMetaStore()
   const catalog = new Catalog(meta)
   await catalog.load()
-  await catalog.putCollection(collection(1000n))
+  await catalog.putCollection(fixtureCollection(1000n))
   await catalog.commitFlush({ segments: [], deltalogs: [], checkpoints: [{ collectionId: 1000n, shard: 0, offset: 2n, ts: 5n }] })
   const wal = await new MemoryWalProvider().open('dml_0')
   await wal.appendBatch([new Uint8Array([1]), new Uint8Array([2])])
@@ -51,7 +40,7 @@ it('a caught-up follower serves Bounded reads without asking the broker again; S
   const meta = new MemoryMetaStore()
   const catalog = new Catalog(meta)
   await catalog.load()
-  await catalog.putCollection(collection(1000n))
+  await catalog.putCollection(fixtureCollection(1000n))
   const wals = new MemoryWalProvider()
   const inner = await wals.openReader('dml_0')
   let tails = 0
@@ -79,8 +68,8 @@ it('several channels: each owner keeps only its channel\'s collections; a follow
   const meta = new MemoryMetaStore()
   const catalog = new Catalog(meta)
   await catalog.load()
-  await catalog.putCollection(collection(1000n))
-  await catalog.putCollection(collection(2000n))
+  await catalog.putCollection(fixtureCollection(1000n))
+  await catalog.putCollection(fixtureCollection(2000n))
   const channelOf = (id: bigint) => (id === 1000n ? 'dml_a' : 'dml_b')
   const wals = new MemoryWalProvider()
   const objects = new MemoryObjectStore()
@@ -92,23 +81,19 @@ it('several channels: each owner keeps only its channel\'s collections; a follow
   }
   const a = await owner('dml_a')
   const b = await owner('dml_b')
-  const rows = (from: number, n: number) => {
-    const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i))
-    return { numRows: n, primaryKeys: ids, columns: new Map<string, never>([['id', { type: 'Int64', data: ids } as never], ['v', { type: 'FloatVector', dim: 2, data: new Float32Array(n * 2) } as never]]) }
-  }
   const follower = new DataPlane({ catalog, objects, tso, channelOf, log: silentLogger(), config })
   try {
-    await a.insert(1000n, rows(0, 3), undefined, { upsert: false })
-    await b.insert(2000n, rows(0, 5), undefined, { upsert: false })
+    await a.insert(1000n, fixtureRows(0, 3), undefined, { upsert: false })
+    await b.insert(2000n, fixtureRows(0, 5), undefined, { upsert: false })
     // Channel b is flushed (its checkpoint moves past its first entry) and written again; the
     // follower must replay each channel from that channel's own checkpoint.
     await b.flush([2000n])
-    await b.insert(2000n, rows(5, 1), undefined, { upsert: false })
+    await b.insert(2000n, fixtureRows(5, 1), undefined, { upsert: false })
     assert.throws(() => a.runtime(2000n), /collection id 2000/)
-    await assert.rejects(a.insert(2000n, rows(9, 1), undefined, { upsert: false }), /collection id 2000/)
+    await assert.rejects(a.insert(2000n, fixtureRows(9, 1), undefined, { upsert: false }), /collection id 2000/)
     await follower.recoverAsFollower(new Map([['dml_a', await wals.openReader('dml_a')], ['dml_b', await wals.openReader('dml_b')]]))
     // Later writes on each channel reach the follower; each read waits on its own channel.
-    const t1 = await a.insert(1000n, rows(10, 2), undefined, { upsert: false })
+    const t1 = await a.insert(1000n, fixtureRows(10, 2), undefined, { upsert: false })
     const t2 = await b.delete(2000n, BigInt64Array.of(0n, 1n))
     const at1 = await follower.readTimestamp(t1, 1000n)
     const at2 = await follower.readTimestamp(t2, 2000n)

@@ -29,6 +29,63 @@ async function count(c: MilvusClient, name: string): Promise<number> {
   return Number(r.data[0]!['count(*)'])
 }
 
+/**
+ * A writer inserting batches of `size` rows into `name` (ids from `from` upwards) until stopped,
+ * remembering which batches were acknowledged and how many calls failed.
+ */
+function ingest(c: MilvusClient, name: string, from: number, size: number, pauseMs = 0) {
+  const w = { acked: [] as number[], failed: 0, next: from, stopped: false }
+  const done = (async () => {
+    while (!w.stopped) {
+      const start = w.next
+      w.next += size
+      const r = await c.insert({ collection_name: name, data: rows(start, size) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
+      if (r.status.error_code === 'Success') w.acked.push(start)
+      else w.failed++
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs))
+    }
+  })()
+  return {
+    get acked(): readonly number[] {
+      return w.acked
+    },
+    get failed(): number {
+      return w.failed
+    },
+    /** Where a writer started after this one would continue. */
+    get next(): number {
+      return w.next
+    },
+    /** Every acknowledged id. */
+    ids: () => w.acked.flatMap((f) => Array.from({ length: size }, (_, k) => f + k)),
+    stop: async () => {
+      w.stopped = true
+      await done
+    },
+  }
+}
+
+/** Waits until each writer has `more` batches acknowledged beyond now (writes resumed). */
+async function waitAcked(writers: readonly ReturnType<typeof ingest>[], more: number, withinMs: number, what: string): Promise<void> {
+  const start = writers.map((w) => w.acked.length)
+  const by = Date.now() + withinMs
+  while (writers.some((w, i) => w.acked.length < start[i]! + more)) {
+    assert.ok(Date.now() < by, `${what}; failed=${writers.reduce((a, w) => a + w.failed, 0)}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Every one of `ids` is readable from `name` (Strong). */
+async function assertAckedPresent(c: MilvusClient, name: string, ids: readonly number[]): Promise<void> {
+  const present = new Set<number>()
+  for (let i = 0; i < ids.length; i += 1000) {
+    const q = await c.query({ collection_name: name, filter: `id in [${ids.slice(i, i + 1000).join(',')}]`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
+    assert.equal(q.status.error_code, 'Success', q.status.reason)
+    for (const r of q.data) present.add(Number(r.id))
+  }
+  assert.equal(present.size, ids.length, `${name}: lost ${ids.length - present.size} acknowledged rows`)
+}
+
 /** `harrier status --json` against the cluster registered in `etcdUrl`. */
 async function clusterStatus<T>(etcdUrl: string): Promise<T> {
   const { execFile } = await import('node:child_process')
@@ -387,43 +444,18 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
   })
 
   it('the data node killed during ingestion: the standby takes over; no acknowledged row is lost', async () => {
-    let next = 10_000
-    const acked: number[] = []
-    let failed = 0
-    let stop = false
-    const writer = (async () => {
-      while (!stop) {
-        const from = next
-        next += 200
-        const r = await client.insert({ collection_name: 'c1', data: rows(from, 200) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
-        if (r.status.error_code === 'Success') acked.push(from)
-        else failed++
-      }
-    })()
+    const writer = ingest(client, 'c1', 10_000, 200)
     await new Promise((r) => setTimeout(r, 1000))
     const owner = procs.find((p) => p.role === 'datanode' && alive(p) && /owns WAL channel/.test(p.output()))
     assert.ok(owner, 'no data node owns the channel')
     await owner.kill9()
     // Writes resume once the standby owns the channel (lease TTL 2 s + recovery).
-    const resumeBy = Date.now() + 20_000
-    const before = acked.length
-    while (acked.length < before + 5) {
-      assert.ok(Date.now() < resumeBy, `writes did not resume; failed=${failed}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    stop = true
-    await writer
-    const ids = acked.flatMap((f) => Array.from({ length: 200 }, (_, k) => f + k))
-    const present = new Set<number>()
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000)
-      const q = await client.query({ collection_name: 'c1', filter: `id in [${chunk.join(',')}]`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
-      assert.equal(q.status.error_code, 'Success', q.status.reason)
-      for (const r of q.data) present.add(Number(r.id))
-    }
-    assert.equal(present.size, ids.length, `lost ${ids.length - present.size} acknowledged rows`)
+    await waitAcked([writer], 5, 20_000, 'writes did not resume')
+    await writer.stop()
+    const ids = writer.ids()
+    await assertAckedPresent(client, 'c1', ids)
     const n = await count(client, 'c1')
-    assert.ok(n >= 2900 + ids.length && n <= 2900 + ids.length + failed * 200, `count ${n}, acked rows ${ids.length}, failed batches ${failed}`)
+    assert.ok(n >= 2900 + ids.length && n <= 2900 + ids.length + writer.failed * 200, `count ${n}, acked rows ${ids.length}, failed batches ${writer.failed}`)
   })
 
   it('a paused channel owner that comes back is fenced and steps down', async () => {
@@ -455,37 +487,18 @@ describe('cluster mode (separate processes)', { skip, timeout: 600_000 }, () => 
   })
 
   it('the log broker crashes and restarts: writes resume, replicas keep following, nothing acknowledged is lost', async () => {
-    let next = 2_000_000
-    const acked: number[] = []
-    let failed = 0
-    let stop = false
-    const writer = (async () => {
-      while (!stop) {
-        const from = next
-        next += 50
-        const r = await client.insert({ collection_name: 'c1', data: rows(from, 50) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
-        if (r.status.error_code === 'Success') acked.push(from)
-        else failed++
-        await new Promise((r) => setTimeout(r, 20))
-      }
-    })()
+    const writer = ingest(client, 'c1', 2_000_000, 50, 20)
     await new Promise((r) => setTimeout(r, 500))
     const base = await count(client, 'c1').catch(() => -1)
     assert.ok(base > 0)
     await infra.nats.restart({ crash: true })
-    const before = acked.length
-    const by = Date.now() + 30_000
-    while (acked.length < before + 5) {
-      assert.ok(Date.now() < by, `writes did not resume after the broker restart; failed=${failed}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    stop = true
-    await writer
-    const ids = acked.flatMap((f) => Array.from({ length: 50 }, (_, k) => f + k))
+    await waitAcked([writer], 5, 30_000, 'writes did not resume after the broker restart')
+    await writer.stop()
+    const ids = writer.ids()
     const q = await client.query({ collection_name: 'c1', filter: `id >= 2000000`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
     assert.equal(q.status.error_code, 'Success', q.status.reason)
     const present = new Set(q.data.map((r) => Number(r.id)))
-    assert.equal(ids.filter((id) => !present.has(id)).length, 0, `acknowledged rows missing after the broker restart (failed batches ${failed})`)
+    assert.equal(ids.filter((id) => !present.has(id)).length, 0, `acknowledged rows missing after the broker restart (failed batches ${writer.failed})`)
     // Every query node answers the same.
     for (let i = 0; i < 4; i++) {
       const again = await client.query({ collection_name: 'c1', filter: `id >= 2000000`, output_fields: ['count(*)'], consistency_level: 'Strong' as never })
@@ -616,72 +629,39 @@ describe('cluster with two WAL channels', { skip, timeout: 300_000 }, () => {
       }
       const names = [...onChannel.values()]
       // Writers on both collections; kill -9 the owner of the first one's channel meanwhile.
-      const acked = new Map<string, number[]>(names.map((n) => [n, []]))
-      let stop = false
-      let failed = 0
-      const next = names.map((_, w) => w * 1_000_000)
-      const write = () =>
-        names.map(async (name, w) => {
-          while (!stop) {
-            const from = next[w]!
-            next[w] = from + 100
-            const r = await c.insert({ collection_name: name, data: rows(from, 100) }).catch((e: unknown) => ({ status: { error_code: 'Error', reason: String(e) } }))
-            if (r.status.error_code === 'Success') acked.get(name)!.push(from)
-            else failed++
-          }
-        })
-      const allAckedPresent = async () => {
-        for (const name of names) {
-          const ids = acked.get(name)!.flatMap((f) => Array.from({ length: 100 }, (_, k) => f + k))
+      const phase1 = names.map((name, w) => ingest(c, name, w * 1_000_000, 100))
+      const allAckedPresent = async (phases: ReturnType<typeof ingest>[][]) => {
+        for (const [w, name] of names.entries()) {
+          const ids = phases.flatMap((p) => p[w]!.ids())
           assert.ok(ids.length > 0)
-          const present = new Set<number>()
-          for (let i = 0; i < ids.length; i += 1000) {
-            const q = await c.query({ collection_name: name, filter: `id in [${ids.slice(i, i + 1000).join(',')}]`, output_fields: ['id'], consistency_level: 'Strong' as never, limit: 16384 })
-            assert.equal(q.status.error_code, 'Success', q.status.reason)
-            for (const r of q.data) present.add(Number(r.id))
-          }
-          assert.equal(present.size, ids.length, `${name}: lost ${ids.length - present.size} acknowledged rows`)
+          await assertAckedPresent(c, name, ids)
         }
       }
-      let writers = write()
       await new Promise((r) => setTimeout(r, 800))
       const victimNode = (await owners())[Number(dmlChannelOf(BigInt((await c.describeCollection({ collection_name: names[0]! })).collectionID), 2).slice(-1))]!
       const st = await status()
       const victim = procs.find((p) => p.child.pid === st.processes.find((x) => x.nodeId === victimNode)!.pid)!
       assert.equal(victim.role, 'datanode')
-      const before = acked.get(names[0]!)!.length
       await victim.kill9()
-      const resumeBy = Date.now() + 20_000
-      while (acked.get(names[0]!)!.length < before + 5) {
-        assert.ok(Date.now() < resumeBy, `writes to ${names[0]} did not resume; failed=${failed}`)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      stop = true
-      await Promise.all(writers)
+      await waitAcked([phase1[0]!], 5, 20_000, `writes to ${names[0]} did not resume`)
+      for (const w of phase1) await w.stop()
       // The survivor owns both channels now; nothing acknowledged is lost on either.
       const o = await owners()
       assert.equal(o[0], o[1])
       assert.notEqual(o[0], victimNode)
-      await allAckedPresent()
+      await allAckedPresent([phase1])
       // A new data node takes a channel back while both collections are written: the old owner
       // hands it over (writes refused on the way are re-sent by the proxy) and nothing is lost.
-      stop = false
-      const failedBefore = failed
-      writers = write()
+      const phase2 = names.map((name, w) => ingest(c, name, phase1[w]!.next, 100))
       await start('datanode')
       const after = await balanced('the new data node took no channel')
       assert.ok(!after.includes(victimNode) && after.some((o) => !first.includes(o)), `owners before ${JSON.stringify(first)}, after ${JSON.stringify(after)}`)
-      const counts = names.map((n) => acked.get(n)!.length)
-      const moreBy = Date.now() + 20_000
-      while (names.some((n, i) => acked.get(n)!.length < counts[i]! + 5)) {
-        assert.ok(Date.now() < moreBy, `writes did not continue after the hand-over; failed=${failed}`)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      stop = true
-      await Promise.all(writers)
+      await waitAcked(phase2, 5, 20_000, 'writes did not continue after the hand-over')
+      for (const w of phase2) await w.stop()
       // A hand-over loses no write and fails none: refused writes are re-sent to the new owner.
-      assert.equal(failed, failedBefore, 'writes failed during the hand-over')
-      await allAckedPresent()
+      assert.equal(phase2.reduce((a, w) => a + w.failed, 0), 0, 'writes failed during the hand-over')
+      await allAckedPresent([phase1, phase2])
+      const failed = [...phase1, ...phase2].reduce((a, w) => a + w.failed, 0)
       // Flush of both collections in one call is split over the two owners, FlushAll reaches
       // both, and a compaction's state is found on its owner.
       for (const name of names) assert.equal((await c.insert({ collection_name: name, data: rows(5_000_000, 10) })).status.error_code, 'Success')
@@ -698,7 +678,8 @@ describe('cluster with two WAL channels', { skip, timeout: 300_000 }, () => {
         assert.equal(cs.status.error_code, 'Success', cs.status.reason)
         // Batches whose outcome the writer did not learn (the kill) may or may not be in.
         const n = await count(c, name)
-        const sure = acked.get(name)!.length * 100 + 10
+        const w = names.indexOf(name)
+        const sure = (phase1[w]!.acked.length + phase2[w]!.acked.length) * 100 + 10
         assert.ok(n >= sure && n <= sure + failed * 100, `${name}: count ${n}, acknowledged ${sure}, unknown ${failed * 100}`)
       }
     } finally {

@@ -83,11 +83,19 @@ export interface ChildServer extends TestServer {
   kill9(): Promise<void>
 }
 
-/** Starts `harrier run standalone` as a child process and waits until it serves. */
-export async function startChildServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
+/**
+ * Starts `harrier run standalone` as a child process and waits until it serves. `cli` runs
+ * another build (A/B benches), `nodeFlags` go to node itself (e.g. --cpu-prof).
+ */
+export async function startChildServer(
+  dataDir: string,
+  extraArgs: readonly string[] = [],
+  opts: { readonly cli?: string; readonly nodeFlags?: readonly string[]; readonly startTimeoutMs?: number } = {},
+): Promise<ChildServer> {
   const port = await freePort()
   const metricsPort = await freePort()
-  const child = spawn(process.execPath, [CLI, 'run', 'standalone', '--data-dir', dataDir, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'info', ...extraArgs], {
+  const args = [...(opts.nodeFlags ?? []), opts.cli ?? CLI, 'run', 'standalone', '--data-dir', dataDir, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'info', ...extraArgs]
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -95,7 +103,7 @@ export async function startChildServer(dataDir: string, extraArgs: string[] = []
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   // Ready when /healthz answers 200: the management port opens after gRPC, once recovery is done.
-  const deadline = Date.now() + 120_000
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 120_000)
   for (;;) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL')
