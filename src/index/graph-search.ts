@@ -13,17 +13,25 @@ import { availableParallelism } from 'node:os'
 import type { BatchMatches, Matches, Index as UsearchIndex } from 'usearch'
 import { DbError } from '../common/errors.js'
 
-/** `counts[i]` candidates for query i sit at keys[i * wanted ...], nearest first. */
+/**
+ * `counts[i]` candidates for query i sit at keys[i * wanted ...], nearest first (usearch gives
+ * BigInt keys, the column graph row numbers).
+ */
 export interface GraphMatches {
-  readonly keys: BigUint64Array
+  readonly keys: BigUint64Array | Uint32Array
   readonly counts: ArrayLike<number>
+}
+
+/** usearch's matches: BigInt keys. */
+export interface UsearchMatches extends GraphMatches {
+  readonly keys: BigUint64Array
 }
 
 /** Queries per usearch call: bounds the result buffers (queries x wanted x 12 bytes). */
 const MAX_BATCH = 256
 
 /** One synchronous usearch search of `queries` (rows of the graph's dimension). */
-export function searchGraph(graph: UsearchIndex, queries: Float32Array, wanted: number, threads: number): GraphMatches {
+export function searchGraph(graph: UsearchIndex, queries: Float32Array, wanted: number, threads: number): UsearchMatches {
   let m: Matches | BatchMatches
   try {
     // The typings promise Matches for any typed array; the wrapper returns BatchMatches when the
@@ -44,7 +52,7 @@ export function searchGraph(graph: UsearchIndex, queries: Float32Array, wanted: 
 interface Waiting {
   readonly queries: Float32Array
   readonly nq: number
-  resolve(m: GraphMatches): void
+  resolve(m: UsearchMatches): void
   reject(e: unknown): void
 }
 
@@ -73,8 +81,8 @@ export class GraphSearchBatcher {
    * `maxThreads`: the search contexts the graph has reserved (usearch fails a search that finds
    * none free, rather than waiting for one).
    */
-  search(graph: UsearchIndex, queries: Float32Array, nq: number, wanted: number, maxThreads: number): Promise<GraphMatches> {
-    return new Promise<GraphMatches>((resolve, reject) => {
+  search(graph: UsearchIndex, queries: Float32Array, nq: number, wanted: number, maxThreads: number): Promise<UsearchMatches> {
+    return new Promise<UsearchMatches>((resolve, reject) => {
       let byWanted = this.#pending.get(graph)
       if (byWanted === undefined) {
         this.#pending.set(graph, (byWanted = new Map()))
@@ -112,7 +120,7 @@ export class GraphSearchBatcher {
   }
 
   #run(graph: UsearchIndex, wanted: number, group: Waiting[], nq: number, threads: number): void {
-    let m: GraphMatches
+    let m: UsearchMatches
     let all: Float32Array
     if (group.length === 1) {
       all = group[0]!.queries

@@ -7,6 +7,7 @@ import { assertExactScores, assertKind, bits, columnKit, randomAllow as randomAl
 import { bruteForceSearch } from './brute-force.js'
 import { float32ToFloat16 } from './half-float.js'
 import { buildHnswIndex, HnswIndex, loadHnswIndex } from './hnsw-index.js'
+import { columnGraphAvailable } from './column-graph.js'
 import { buildVectorIndex, isColumnCopyFile, loadVectorIndex } from './index-factory.js'
 import { IvfIndex } from './ivf-index.js'
 import { SparseInvertedIndex } from './sparse-inverted-index.js'
@@ -279,21 +280,26 @@ describe('HNSW index: serialize and load', () => {
     }
   })
 
-  it('keeps float32 rows as bf16 in the graph by default, as f32 on request; both kinds load', () => {
+  it('reads float32 rows from the column by default, keeps a bf16 or f32 copy on request; all kinds load', () => {
     const scalarOf = (ix: HnswIndex) => JSON.parse(new TextDecoder().decode(ix.serialize().get('hnsw.meta.json'))).scalar
-    assert.equal(scalarOf(idx), 'bf16')
+    assert.equal(scalarOf(idx), columnGraphAvailable() ? 'column' : 'bf16')
+    const half = buildHnswIndex(data, 'COSINE', FAST, { floatStorage: 'bf16', threads: 1 })
+    assert.equal(scalarOf(half), 'bf16')
     const full = buildHnswIndex(data, 'COSINE', FAST, { floatStorage: 'f32', threads: 1 })
     assert.equal(scalarOf(full), 'f32')
     const truth = bruteForceSearch(data, queries, { metric: 'COSINE', k: K })
-    for (const ix of [idx, full]) {
+    for (const ix of [idx, half, full]) {
       const back = loadHnswIndex(ix.serialize(), data)
       assert.equal(scalarOf(back), scalarOf(ix))
       const got = back.search(queries, { k: K, params: { ef: 64 } })
       assert.ok(recall(got, truth) >= 0.95)
       assertExactScores(data, queries, 'COSINE', got)
     }
-    // Half the bytes per stored element: the bf16 graph file is well under the f32 one.
-    assert.ok(idx.serialize().get('hnsw.graph')!.length < 0.85 * full.serialize().get('hnsw.graph')!.length)
+    // Half the bytes per stored element: the bf16 graph file is well under the f32 one, and the
+    // column graph's (neighbour lists only) under both.
+    const graphBytes = (ix: HnswIndex) => ix.serialize().get('hnsw.graph')!.length
+    assert.ok(graphBytes(half) < 0.85 * graphBytes(full))
+    if (columnGraphAvailable()) assert.ok(graphBytes(idx) < graphBytes(half))
   })
 
   it('detects damaged files instead of handing them to usearch', () => {

@@ -60,13 +60,15 @@ import {
   type RowScorer,
   rowToF32,
 } from './dense-rows.js'
+import { type ColumnGraph, type ColumnGraphKind, columnGraphAvailable, filterWords, newColumnGraph } from './column-graph.js'
 import { type GraphMatches, type GraphSearchBatcher, searchGraph } from './graph-search.js'
 import { type HnswBuildParams, hnswBuildParams, indexTypeSpec, type SearchProfile, searchEf } from './index-params.js'
 import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
 
 type Usearch = typeof usearchModule
-type ScalarName = 'f32' | 'f16' | 'bf16' | 'b1'
+/** 'column': no copy at all, the graph reads the float32 column in place (column-graph.ts). */
+type ScalarName = 'f32' | 'f16' | 'bf16' | 'b1' | 'column'
 /** How rows are fed to usearch: as they are, or under the MIPS-to-L2 reduction (IP). */
 type Transform = 'none' | 'mips'
 /**
@@ -110,8 +112,11 @@ export interface HnswOptions {
    * (EXACT_COST_RATIO). 0 forces the graph whenever there is one (tests use it).
    */
   readonly filterExactRows?: number
-  /** How usearch stores float32 rows inside the graph (see the file comment); default bf16. */
-  readonly floatStorage?: 'f32' | 'bf16'
+  /**
+   * Where float32 rows live for the graph: 'column' (default where the harrier_graph addon is
+   * built) reads the segment's column in place; 'bf16'/'f32' give usearch its own copy.
+   */
+  readonly floatStorage?: 'f32' | 'bf16' | 'column'
   /** Called after each added chunk with the fraction of rows added. */
   readonly onProgress?: (fraction: number) => void
   /** Polled between chunks; true aborts the build with a DbError. */
@@ -137,6 +142,24 @@ interface HnswMeta {
   readonly graphCrc: number
 }
 
+/**
+ * The graph behind an HnswIndex: usearch's index with its own copy of the rows, or the column
+ * graph, which reads the float32 column in place, filters natively and searches off the event loop.
+ */
+type Graph = { readonly kind: 'usearch'; readonly u: UsearchIndex } | { readonly kind: 'column'; readonly c: ColumnGraph }
+
+/** Rows per native add call on the column graph: paces progress reports and abort checks. */
+const COLUMN_ADD_CHUNK_ROWS = 16384
+
+function columnKind(metric: MetricType): ColumnGraphKind {
+  return metric === 'IP' ? 'mips' : metric === 'COSINE' ? 'cos' : 'l2'
+}
+
+/** The rows a graph indexes, as the addon takes them (null: every row). */
+function rowList(validRows: Int32Array | null): Uint32Array | null {
+  return validRows === null ? null : new Uint32Array(validRows.buffer, validRows.byteOffset, validRows.length)
+}
+
 /** The usearch module, loaded on first use so FLAT keeps working where the addon cannot load. */
 function loadUsearch(): Usearch {
   try {
@@ -148,10 +171,10 @@ function loadUsearch(): Usearch {
   }
 }
 
-function scalarFor(type: DenseOrBinary['type'], floatStorage: 'f32' | 'bf16' = 'bf16'): ScalarName {
+function scalarFor(type: DenseOrBinary['type'], floatStorage?: 'f32' | 'bf16' | 'column'): ScalarName {
   switch (type) {
     case 'FloatVector':
-      return floatStorage
+      return floatStorage ?? (columnGraphAvailable() ? 'column' : 'bf16')
     case 'Float16Vector':
     case 'Int8Vector':
       return 'f16'
@@ -231,21 +254,50 @@ export function buildHnswIndex(
   const validRows = nonNullRows(data.valid, rows)
   const indexed = validRows === null ? rows : validRows.length
   const transform: Transform = metric === 'IP' ? 'mips' : 'none'
-  const maxNorm2 = transform === 'mips' ? maxSquaredNorm(data, validRows, indexed) : 0
-  // The extra coordinate is at most maxNorm; f16 storage would overflow past its range.
   const asked = scalarFor(data.type, opts.floatStorage)
+  // The column graph derives the MIPS coordinate itself.
+  const maxNorm2 = transform === 'mips' && asked !== 'column' ? maxSquaredNorm(data, validRows, indexed) : 0
+  // The extra coordinate is at most maxNorm; f16 storage would overflow past its range.
   const scalar = asked === 'f16' && Math.sqrt(maxNorm2) > F16_SAFE ? 'f32' : asked
-  const u = loadUsearch()
-  let graph: UsearchIndex | null = null
-  if (indexed > 0) {
-    const g = newGraph(u, { metric, dim: data.dim, M: hp.M, efConstruction: hp.efConstruction, scalar, indexed, transform })
+  let graph: Graph | null = null
+  if (indexed > 0 && scalar === 'column') {
+    if (data.type !== 'FloatVector') throw invalid(`${data.type} rows cannot be read in place by the graph`)
+    graph = { kind: 'column', c: buildColumnGraph(data.data, data.dim, metric, hp, validRows, indexed, opts) }
+  } else if (indexed > 0) {
+    const g = newGraph(loadUsearch(), { metric, dim: data.dim, M: hp.M, efConstruction: hp.efConstruction, scalar, indexed, transform })
     addRows(g, data, validRows, indexed, transform, maxNorm2, opts)
-    graph = g
+    graph = { kind: 'usearch', u: g }
   }
   opts.onProgress?.(1)
   // addRows reserved the graph for opts.threads threads (0: usearch's hardware concurrency).
   const reservedThreads = opts.threads !== undefined && opts.threads > 0 ? opts.threads : NATIVE_THREADS
   return new HnswIndex(spec.indexType, spec.profile, metric, { ...params }, data, hp, scalar, transform, indexed, graph, { ...opts, reservedThreads })
+}
+
+function buildColumnGraph(
+  column: Float32Array,
+  dim: number,
+  metric: MetricType,
+  hp: HnswBuildParams,
+  validRows: Int32Array | null,
+  indexed: number,
+  opts: HnswOptions,
+): ColumnGraph {
+  const threads = opts.threads !== undefined && opts.threads > 0 ? opts.threads : NATIVE_THREADS
+  const g = newColumnGraph(column, dim, columnKind(metric), hp.M, hp.efConstruction, rowList(validRows), threads)
+  // At least a few steps, so that progress moves and an abort lands within a build of any size.
+  const chunk = Math.max(256, Math.min(COLUMN_ADD_CHUNK_ROWS, Math.ceil(indexed / 8)))
+  for (let start = 0; start < indexed; start += chunk) {
+    if (opts.shouldStop?.() === true) throw new DbError('ServiceUnavailable', 'index build aborted')
+    const end = Math.min(indexed, start + chunk)
+    try {
+      g.add(start, end, threads)
+    } catch (e) {
+      throw new DbError('ServiceInternal', 'the HNSW graph failed to add rows', { cause: e })
+    }
+    opts.onProgress?.(end / indexed)
+  }
+  return g
 }
 
 /** max |x|^2 over the rows to index, on the float32 values usearch is fed. */
@@ -336,7 +388,7 @@ export class HnswIndex implements VectorIndex {
   readonly #data: DenseOrBinary
   readonly #scalar: ScalarName
   readonly #transform: Transform
-  readonly #graph: UsearchIndex | null
+  readonly #graph: Graph | null
   readonly #rows: number
   readonly #searchThreads: number
   readonly #filterExactRows: number | undefined
@@ -359,7 +411,7 @@ export class HnswIndex implements VectorIndex {
     scalar: ScalarName,
     transform: Transform,
     indexed: number,
-    graph: UsearchIndex | null,
+    graph: Graph | null,
     opts: Pick<HnswOptions, 'searchThreads' | 'filterExactRows'> & { readonly reservedThreads?: number },
   ) {
     this.indexType = indexType
@@ -375,7 +427,7 @@ export class HnswIndex implements VectorIndex {
     this.#rows = columnRows(data)
     this.#searchThreads = opts.searchThreads ?? 1
     this.#filterExactRows = opts.filterExactRows
-    this.#lossy = data.type === 'FloatVector' && scalar !== 'f32'
+    this.#lossy = data.type === 'FloatVector' && scalar === 'bf16'
     this.#searchContexts = opts.reservedThreads ?? NATIVE_THREADS
   }
 
@@ -395,7 +447,7 @@ export class HnswIndex implements VectorIndex {
     const { live, udim } = plan
     for (let b = 0; b < live.length; b += QUERY_BATCH) {
       const batch = live.slice(b, b + QUERY_BATCH)
-      const m = searchGraph(plan.graph, this.#queryMatrix(plan.q, batch, udim), plan.wanted, this.#searchThreads)
+      const m = this.#searchSync(plan.graph, this.#queryMatrix(plan.q, batch, udim), batch.length, plan.wanted, plan.ctx.allow)
       this.#finish(plan, batch, m)
     }
     return plan.result
@@ -408,9 +460,33 @@ export class HnswIndex implements VectorIndex {
   async searchBatched(queries: VectorColumn, opts: IndexSearchOptions, batcher: GraphSearchBatcher): Promise<Hits[]> {
     const plan = this.#plan(queries, opts)
     if (plan.kind === 'done') return plan.hits
-    const m = await batcher.search(plan.graph, this.#queryMatrix(plan.q, plan.live, plan.udim), plan.live.length, plan.wanted, this.#searchContexts)
+    const matrix = this.#queryMatrix(plan.q, plan.live, plan.udim)
+    const graph = plan.graph
+    let m: GraphMatches
+    if (graph.kind === 'column') {
+      try {
+        m = await graph.c.searchAsync(matrix, plan.live.length, plan.wanted, ...filterWords(plan.ctx.allow))
+      } catch (e) {
+        throw new DbError('ServiceInternal', 'HNSW graph search failed', { cause: e })
+      }
+    } else {
+      m = await batcher.search(graph.u, matrix, plan.live.length, plan.wanted, this.#searchContexts)
+    }
     this.#finish(plan, plan.live, m)
     return plan.result
+  }
+
+  /**
+   * One graph search on this thread. The column graph applies the allow-list itself, so what it
+   * returns is allowed already; usearch's candidates are filtered afterwards by #pass.
+   */
+  #searchSync(graph: Graph, queries: Float32Array, nq: number, wanted: number, allow: Bitset | undefined): GraphMatches {
+    if (graph.kind === 'usearch') return searchGraph(graph.u, queries, wanted, this.#searchThreads)
+    try {
+      return graph.c.search(queries, nq, wanted, ...filterWords(allow))
+    } catch (e) {
+      throw new DbError('ServiceInternal', 'HNSW graph search failed', { cause: e })
+    }
   }
 
   /** Validates a search and settles what needs no graph (exact paths, null queries). */
@@ -445,8 +521,12 @@ export class HnswIndex implements VectorIndex {
     // high pass rates, where k / passRate is below ef: ef / sqrt(passRate) does that and fades at
     // low rates, where a wide beam already has better deep recall (100k x 128, ef 48: recall
     // 0.978-1.0 at pass rates 0.9-0.05; max(ef, 1.5k / passRate) alone fell to 0.956 at 50 %).
+    // The column graph filters while it walks (disallowed rows guide the walk but never enter the
+    // beam), so its beam of ef holds allowed rows only and needs no over-fetch.
     const first =
-      passRate >= 1 ? Math.max(ef, k) : Math.ceil(Math.max(ef / Math.sqrt(passRate), (k * OVERFETCH) / passRate))
+      passRate >= 1 || graph.kind === 'column'
+        ? Math.max(ef, k)
+        : Math.ceil(Math.max(ef / Math.sqrt(passRate), (k * OVERFETCH) / passRate))
     const need = range ? k : Math.min(k, allowed)
     // A bf16 copy of float32 rows ranks candidates only roughly (100k x 128 L2, ef 128: recall
     // 0.996 re-scoring the first 2k, 1.0 re-scoring all), so all of them are re-scored; an exact
@@ -461,7 +541,8 @@ export class HnswIndex implements VectorIndex {
       live,
       result,
       wanted: Math.min(this.indexed, first),
-      udim: graphDim(data.dim, this.#transform),
+      // The column graph reads queries as they are; usearch's copy has the MIPS coordinate.
+      udim: graph.kind === 'column' ? data.dim : graphDim(data.dim, this.#transform),
     }
   }
 
@@ -487,7 +568,7 @@ export class HnswIndex implements VectorIndex {
           verdict = 'exact'
           break
         }
-        const r = searchGraph(graph, this.#queryMatrix(q, [qi], udim), w, this.#searchThreads)
+        const r = this.#searchSync(graph, this.#queryMatrix(q, [qi], udim), 1, w, ctx.allow)
         cand.keys.length = 0
         cand.rows.length = 0
         verdict = this.#pass(ctx, score, r.keys, 0, r.counts[0]!, w, cand)
@@ -505,7 +586,7 @@ export class HnswIndex implements VectorIndex {
   #pass(
     ctx: PassContext,
     score: RowScorer,
-    keys: BigUint64Array,
+    keys: BigUint64Array | Uint32Array,
     off: number,
     count: number,
     wanted: number,
@@ -569,7 +650,7 @@ export class HnswIndex implements VectorIndex {
    * fields. The raw rows make the files self-contained, as knowhere's HNSW files are.
    */
   serialize(): Map<string, Uint8Array> {
-    const graph = this.#graph === null ? new Uint8Array(0) : saveGraph(this.#graph)
+    const graph = this.#graph === null ? new Uint8Array(0) : this.#graph.kind === 'column' ? saveColumnGraph(this.#graph.c) : saveGraph(this.#graph.u)
     const meta: HnswMeta = {
       version: 1,
       engine: 'HNSW',
@@ -599,7 +680,7 @@ export class HnswIndex implements VectorIndex {
 
 interface GraphPlan {
   readonly kind: 'graph'
-  readonly graph: UsearchIndex
+  readonly graph: Graph
   readonly q: DenseOrBinary
   readonly ctx: PassContext
   readonly exactOpts: { metric: MetricType; k: number; allow: Bitset | undefined; radius: number | undefined; rangeFilter: number | undefined }
@@ -649,6 +730,16 @@ function withTempDir<T>(fn: (dir: string) => T): T {
     return fn(dir)
   } finally {
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function saveColumnGraph(graph: ColumnGraph): Uint8Array {
+  try {
+    const b = graph.save()
+    // A plain Uint8Array that owns its whole buffer: callers may transfer it to another thread.
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? new Uint8Array(b.buffer) : b.slice()
+  } catch (e) {
+    throw new DbError('ServiceInternal', 'the HNSW graph could not be saved', { cause: e })
   }
 }
 
@@ -718,11 +809,17 @@ export function loadHnswIndex(
   const col = data === undefined ? decodeColumn(files, meta) : checkColumn(data, meta)
   const present = nonNullRows(col.valid, meta.rows)
   if ((present === null ? meta.rows : present.length) !== meta.indexed) throw corrupted('null rows disagree')
-  let graph: UsearchIndex | null = null
+  let graph: Graph | null = null
   if (meta.indexed > 0) {
     const bytes = files.get(GRAPH_FILE)
     if (bytes === undefined) throw corrupted('missing graph')
     if (bytes.length !== meta.graphBytes || crc32c(bytes) !== meta.graphCrc) throw corrupted('graph checksum mismatch')
+    if (meta.scalar === 'column') {
+      graph = { kind: 'column', c: loadColumnGraph(bytes, col as DenseOrBinary & { data: Float32Array }, meta, present) }
+    }
+  }
+  if (meta.indexed > 0 && graph === null) {
+    const bytes = files.get(GRAPH_FILE)!
     const g = newGraph(loadUsearch(), meta)
     withTempDir((dir) => {
       const path = join(dir, GRAPH_FILE)
@@ -734,7 +831,7 @@ export function loadHnswIndex(
       }
     })
     if (g.size() !== meta.indexed || g.dimensions() !== graphDim(meta.dim, meta.transform)) throw corrupted('graph size disagrees')
-    graph = g
+    graph = { kind: 'usearch', u: g }
   }
   return new HnswIndex(
     spec.indexType,
@@ -751,9 +848,20 @@ export function loadHnswIndex(
   )
 }
 
+/** A column graph over the loaded column; the addon checks that it indexes exactly `present`. */
+function loadColumnGraph(bytes: Uint8Array, col: DenseOrBinary & { data: Float32Array }, meta: HnswMeta, present: Int32Array | null): ColumnGraph {
+  const g = newColumnGraph(col.data, meta.dim, columnKind(meta.metric), meta.M, meta.efConstruction, rowList(present), 1)
+  try {
+    g.load(bytes)
+  } catch (e) {
+    throw new DbError('DataCorrupted', 'the HNSW graph could not be loaded', { cause: e })
+  }
+  return g
+}
+
 /** The graph's storage type is one this vector type is built with. */
 function storageFits(meta: HnswMeta): boolean {
-  if (meta.vectorType === 'FloatVector') return meta.scalar === 'f32' || meta.scalar === 'bf16'
+  if (meta.vectorType === 'FloatVector') return meta.scalar === 'f32' || meta.scalar === 'bf16' || meta.scalar === 'column'
   return meta.scalar === scalarFor(meta.vectorType) || (meta.scalar === 'f32' && meta.transform === 'mips')
 }
 

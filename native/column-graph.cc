@@ -1,0 +1,545 @@
+// harrier_graph: an HNSW graph (usearch's index_gt, header-only) whose vectors are the segment's
+// own float32 column, read in place, instead of a copy inside the index.
+//
+// Why not usearch's prebuilt addon: its index (index_dense_gt) stores its own copy of every vector
+// and its JS search runs synchronously on the calling thread, one graph per call. Here the graph
+// holds only neighbour lists (about 8*M bytes a row), distances read the JS-owned column, and
+// searches run on a small native thread pool, so the event loop never walks a graph and the
+// segments of one request are searched side by side.
+//
+// Lifetime: the column, the optional filter words and the query matrix are JS typed arrays kept
+// alive by references held until the search completes; columns are immutable (Harrier never
+// writes a sealed column), so reading them from pool threads is safe.
+
+#include <napi.h>
+
+#include <usearch/index.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace uu = unum::usearch;
+using graph_t = uu::index_gt<float, std::uint64_t, std::uint32_t>;
+using cref_t = graph_t::member_cref_t;
+using citer_t = graph_t::member_citerator_t;
+
+// One build of the kernels per ISA, chosen by the loader (ifunc), so a binary built on one x86-64
+// host runs at full width on an AVX-512 one and still runs on a plain SSE2 one.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HG_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define HG_CLONES
+#endif
+
+HG_CLONES float l2sq(float const* a, float const* b, std::size_t n) noexcept {
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+HG_CLONES float dot(float const* a, float const* b, std::size_t n) noexcept {
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+enum class Kind { l2, mips, cos };
+
+// Distances over rows of the column, rows addressed by the graph's keys (row offsets).
+//  - l2: squared L2 (Milvus's L2).
+//  - mips: inner product indexed under the MIPS-to-L2 reduction, x' = [x, e(x)] with
+//    e(x) = sqrt(maxNorm^2 - |x|^2) and queries q' = [q, 0]: |q'-x'|^2 orders rows exactly as
+//    descending q.x, on a metric graph (usearch's own ip graph misses deep candidates).
+//  - cos: 1 - cosine, with the rows' inverse norms precomputed (a zero row has distance 1).
+// A query is prepared once (its inverse norm) and passed as a Query.
+struct Query {
+    float const* v;
+    float inv;
+};
+
+struct RowMetric {
+    float const* base = nullptr;
+    std::size_t dim = 0;
+    Kind kind = Kind::l2;
+    float const* aux = nullptr;  // mips: e(x) per row; cos: 1/|x| per row
+
+    float const* row(std::uint64_t key) const noexcept { return base + key * dim; }
+
+    float between(std::uint64_t a, std::uint64_t b) const noexcept {
+        switch (kind) {
+        case Kind::l2: return l2sq(row(a), row(b), dim);
+        case Kind::mips: {
+            float e = aux[a] - aux[b];
+            return l2sq(row(a), row(b), dim) + e * e;
+        }
+        case Kind::cos: return 1.0f - dot(row(a), row(b), dim) * aux[a] * aux[b];
+        }
+        return 0;
+    }
+    float toQuery(Query const& q, std::uint64_t b) const noexcept {
+        switch (kind) {
+        case Kind::l2: return l2sq(q.v, row(b), dim);
+        case Kind::mips: return l2sq(q.v, row(b), dim) + aux[b] * aux[b];
+        case Kind::cos: return 1.0f - dot(q.v, row(b), dim) * q.inv * aux[b];
+        }
+        return 0;
+    }
+    // The forms index_gt calls: new value to member, member to member.
+    float operator()(std::uint64_t const& key, cref_t const& m) const noexcept { return between(key, uu::get_key(m)); }
+    float operator()(std::uint64_t const& key, citer_t const& m) const noexcept { return between(key, m.key()); }
+    float operator()(cref_t const& a, cref_t const& b) const noexcept { return between(uu::get_key(a), uu::get_key(b)); }
+    float operator()(citer_t const& a, citer_t const& b) const noexcept { return between(a.key(), b.key()); }
+    float operator()(Query const& q, cref_t const& m) const noexcept { return toQuery(q, uu::get_key(m)); }
+    float operator()(Query const& q, citer_t const& m) const noexcept { return toQuery(q, m.key()); }
+};
+
+// Hands out index_gt's per-thread contexts (its search/add scratch) to whichever thread asks;
+// index_gt fails rather than waits when two callers share one, so callers wait here instead.
+class ContextPool {
+  public:
+    explicit ContextPool(std::size_t n) {
+        for (std::size_t i = 0; i < n; i++) free_.push_back(n - 1 - i);
+    }
+    std::size_t acquire() {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return !free_.empty(); });
+        std::size_t id = free_.back();
+        free_.pop_back();
+        return id;
+    }
+    void release(std::size_t id) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            free_.push_back(id);
+        }
+        cv_.notify_one();
+    }
+
+  private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::size_t> free_;
+};
+
+// The process's search threads. Deliberately never destroyed: joining at static destruction
+// would race with a process exiting while searches run, and the threads hold no resources that
+// outlive the process anyway.
+class SearchPool {
+  public:
+    static SearchPool& get(std::size_t threads) {
+        static SearchPool* pool = new SearchPool(threads);
+        return *pool;
+    }
+    std::size_t threads() const { return threads_; }
+    void submit(std::function<void()> task) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            tasks_.push_back(std::move(task));
+        }
+        cv_.notify_one();
+    }
+
+  private:
+    explicit SearchPool(std::size_t threads) : threads_(threads) {
+        for (std::size_t i = 0; i < threads_; i++) std::thread([this] { run(); }).detach();
+    }
+    void run() {
+        for (;;) {
+            std::function<void()> task;
+            {
+                std::unique_lock<std::mutex> lock(mu_);
+                cv_.wait(lock, [&] { return !tasks_.empty(); });
+                task = std::move(tasks_.front());
+                tasks_.pop_front();
+            }
+            task();
+        }
+    }
+    std::size_t threads_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> tasks_;
+};
+
+std::size_t defaultThreads() { return std::max<unsigned>(1, std::thread::hardware_concurrency()); }
+
+// Search threads for the process; HARRIER_SEARCH_THREADS overrides (read once, at first use).
+std::size_t poolThreads() {
+    char const* env = std::getenv("HARRIER_SEARCH_THREADS");
+    if (env != nullptr) {
+        long n = std::strtol(env, nullptr, 10);
+        if (n > 0 && n <= 1024) return static_cast<std::size_t>(n);
+    }
+    return defaultThreads();
+}
+
+struct Filter {
+    std::uint32_t const* words = nullptr;
+    std::uint64_t size = 0;
+    bool operator()(cref_t const& m) const noexcept {
+        std::uint64_t k = uu::get_key(m);
+        return k < size && ((words[k >> 5] >> (k & 31)) & 1u) != 0;
+    }
+};
+
+class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
+  public:
+    static Napi::Function Init(Napi::Env env) {
+        return DefineClass(env, "ColumnGraph",
+                           {
+                               InstanceMethod("add", &ColumnGraph::Add),
+                               InstanceMethod("save", &ColumnGraph::Save),
+                               InstanceMethod("load", &ColumnGraph::Load),
+                               InstanceMethod("size", &ColumnGraph::Size),
+                               InstanceMethod("memoryBytes", &ColumnGraph::MemoryBytes),
+                               InstanceMethod("search", &ColumnGraph::Search),
+                               InstanceMethod("searchAsync", &ColumnGraph::SearchAsync),
+                           });
+    }
+
+    // new ColumnGraph(column: Float32Array, dim, kind: 'l2'|'mips'|'cos', M, efConstruction,
+    //                 rows: Uint32Array | null (the rows to index; null = all), addThreads)
+    explicit ColumnGraph(Napi::CallbackInfo const& info) : Napi::ObjectWrap<ColumnGraph>(info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 7 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsString() ||
+            !info[3].IsNumber() || !info[4].IsNumber() || !info[6].IsNumber()) {
+            throw Napi::TypeError::New(env, "ColumnGraph(column, dim, kind, M, efConstruction, rows, threads)");
+        }
+        Napi::TypedArray col = info[0].As<Napi::TypedArray>();
+        if (col.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "column must be a Float32Array");
+        column_ = Napi::Persistent(info[0].As<Napi::Object>());
+        auto f32 = info[0].As<Napi::Float32Array>();
+        dim_ = info[1].As<Napi::Number>().Uint32Value();
+        if (dim_ == 0 || f32.ElementLength() % dim_ != 0) throw Napi::RangeError::New(env, "column length is not a multiple of dim");
+        rows_ = f32.ElementLength() / dim_;
+        std::string kind = info[2].As<Napi::String>().Utf8Value();
+        if (kind == "l2") metric_.kind = Kind::l2;
+        else if (kind == "mips") metric_.kind = Kind::mips;
+        else if (kind == "cos") metric_.kind = Kind::cos;
+        else throw Napi::TypeError::New(env, "kind must be l2, mips or cos");
+        M_ = info[3].As<Napi::Number>().Uint32Value();
+        std::size_t M = M_;
+        efConstruction_ = std::max<std::size_t>(1, info[4].As<Napi::Number>().Uint32Value());
+        if (info[5].IsTypedArray()) {
+            auto rows = info[5].As<Napi::Uint32Array>();
+            keys_.assign(rows.Data(), rows.Data() + rows.ElementLength());
+            for (auto k : keys_)
+                if (k >= rows_) throw Napi::RangeError::New(env, "row out of range");
+        } else {
+            keys_.resize(rows_);
+            for (std::size_t i = 0; i < rows_; i++) keys_[i] = static_cast<std::uint32_t>(i);
+        }
+        std::size_t threads = std::max<std::size_t>(1, info[6].As<Napi::Number>().Uint32Value());
+        metric_.base = f32.Data();
+        metric_.dim = dim_;
+        prepareAux();
+        uu::index_config_t config(M, 2 * M);
+        if (auto err = config.validate()) throw Napi::Error::New(env, std::string("graph config: ") + err.release());
+        graph_ = std::make_unique<graph_t>(config);
+        reserve(keys_.size(), threads);
+    }
+
+  private:
+    // Contexts for `threads` builders and for every search thread plus the JS thread.
+    void reserve(std::size_t members, std::size_t threads) {
+        std::size_t contexts = std::max(threads, SearchPool::get(poolThreads()).threads() + 1);
+        if (!graph_->reserve(uu::index_limits_t(std::max<std::size_t>(members, 1), contexts)))
+            throw std::runtime_error("out of memory reserving the graph");
+        contexts_ = std::make_unique<ContextPool>(contexts);
+    }
+
+    void prepareAux() {
+        aux_.clear();
+        if (metric_.kind == Kind::l2) {
+            metric_.aux = nullptr;
+            return;
+        }
+        aux_.assign(rows_, 0.0f);
+        if (metric_.kind == Kind::cos) {
+            for (std::size_t r = 0; r < rows_; r++) {
+                float n2 = dot(metric_.row(r), metric_.row(r), dim_);
+                aux_[r] = n2 > 0 ? 1.0f / std::sqrt(n2) : 0.0f;
+            }
+        } else {
+            float max2 = 0;
+            for (auto k : keys_) max2 = std::max(max2, dot(metric_.row(k), metric_.row(k), dim_));
+            for (auto k : keys_) aux_[k] = std::sqrt(std::max(0.0f, max2 - dot(metric_.row(k), metric_.row(k), dim_)));
+        }
+        metric_.aux = aux_.data();
+    }
+
+    // add(from, to, threads): indexes keys_[from, to) with `threads` native threads. Synchronous:
+    // builds run in a worker thread already.
+    Napi::Value Add(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        std::size_t from = info[0].As<Napi::Number>().Uint32Value();
+        std::size_t to = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), keys_.size());
+        std::size_t threads = std::max<std::size_t>(1, info[2].As<Napi::Number>().Uint32Value());
+        if (from > to) throw Napi::RangeError::New(env, "bad range");
+        std::atomic<bool> failed{false};
+        std::string error;
+        std::mutex errMu;
+        std::atomic<std::size_t> next{from};
+        auto work = [&] {
+            std::size_t ctx = contexts_->acquire();
+            uu::index_update_config_t config;
+            config.expansion = std::min(efConstruction_, std::max<std::size_t>(1, keys_.size()));
+            config.thread = ctx;
+            for (std::size_t i; !failed.load() && (i = next.fetch_add(1)) < to;) {
+                std::uint64_t key = keys_[i];
+                auto res = graph_->add(key, key, metric_, config);
+                if (!res) {
+                    std::lock_guard<std::mutex> lock(errMu);
+                    if (!failed.exchange(true)) error = res.error.release();
+                }
+            }
+            contexts_->release(ctx);
+        };
+        std::size_t n = std::min(threads, to - from);
+        std::vector<std::thread> pool;
+        for (std::size_t t = 1; t < n; t++) pool.emplace_back(work);
+        if (n > 0) work();
+        for (auto& t : pool) t.join();
+        if (failed.load()) throw Napi::Error::New(env, "graph add failed: " + error);
+        return env.Undefined();
+    }
+
+    Napi::Value Save(Napi::CallbackInfo const& info) {
+        std::vector<char> bytes;
+        auto res = graph_->save_to_stream([&](void const* p, std::size_t n) {
+            bytes.insert(bytes.end(), static_cast<char const*>(p), static_cast<char const*>(p) + n);
+            return true;
+        });
+        if (!res) throw Napi::Error::New(info.Env(), std::string("graph save failed: ") + res.error.release());
+        return Napi::Buffer<char>::Copy(info.Env(), bytes.data(), bytes.size());
+    }
+
+    // load(bytes): replaces the graph with save()'s bytes. Every key must be a row this graph was
+    // constructed to index, so a damaged file cannot make distances read outside the column.
+    Napi::Value Load(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "load(bytes: Uint8Array)");
+        auto buf = info[0].As<Napi::Uint8Array>();
+        std::uint8_t const* p = buf.Data();
+        std::size_t left = buf.ByteLength();
+        if (char const* bad = checkStream(p, left)) throw Napi::Error::New(env, std::string("graph load failed: ") + bad);
+        auto res = graph_->load_from_stream([&](void* out, std::size_t n) {
+            if (n > left) return false;
+            std::memcpy(out, p, n);
+            p += n;
+            left -= n;
+            return true;
+        });
+        if (!res) throw Napi::Error::New(env, std::string("graph load failed: ") + res.error.release());
+        if (left != 0 || graph_->size() != keys_.size()) throw Napi::Error::New(env, "graph load failed: size disagrees");
+        std::vector<std::uint8_t> seen(rows_, 0);
+        for (auto k : keys_) seen[k] = 1;
+        for (std::size_t s = 0; s < graph_->size(); s++) {
+            std::uint64_t k = uu::get_key(graph_->at(static_cast<std::uint32_t>(s)));
+            if (k >= rows_ || seen[k] != 1) throw Napi::Error::New(env, "graph load failed: unexpected key");
+            seen[k] = 2;
+        }
+        reserve(graph_->size(), 1);
+        return env.Undefined();
+    }
+
+    // index_gt trusts the stream's shape: a short stream makes it free nodes it never allocated.
+    // So the header, the levels and the exact length they imply are checked first.
+    char const* checkStream(std::uint8_t const* p, std::size_t len) const {
+        using header_t = uu::index_serialized_header_t;
+        using level_t = std::int16_t;  // index_gt::level_t (private there)
+        header_t h;
+        if (len < sizeof(h)) return "truncated header";
+        std::memcpy(&h, p, sizeof(h));
+        if (h.size != keys_.size()) return "size disagrees";
+        if (h.connectivity != M_ || h.connectivity_base != 2 * M_) return "connectivity disagrees";
+        if (h.size == 0) return len == sizeof(h) ? nullptr : "trailing bytes";
+        if (h.entry_slot >= h.size || h.max_level > 64) return "bad header";
+        if ((len - sizeof(h)) / sizeof(level_t) < h.size) return "truncated levels";
+        std::size_t need = sizeof(h) + h.size * sizeof(level_t);
+        bool top = false;
+        for (std::size_t i = 0; i < h.size; i++) {
+            level_t level;
+            std::memcpy(&level, p + sizeof(h) + i * sizeof(level_t), sizeof(level));
+            if (level < 0 || std::uint64_t(level) > h.max_level) return "bad level";
+            top = top || std::uint64_t(level) == h.max_level;
+            need += graph_->memory_usage_per_node(level);
+            if (need > len) return "truncated nodes";
+        }
+        if (!top) return "bad header";
+        return need == len ? nullptr : "trailing bytes";
+    }
+
+    Napi::Value Size(Napi::CallbackInfo const& info) { return Napi::Number::New(info.Env(), double(graph_->size())); }
+
+    Napi::Value MemoryBytes(Napi::CallbackInfo const& info) {
+        return Napi::Number::New(info.Env(), double(graph_->memory_usage() + aux_.size() * sizeof(float) + keys_.size() * 4));
+    }
+
+    struct Job {
+        ColumnGraph* graph;
+        float const* queries;
+        std::size_t nq;
+        std::size_t wanted;
+        Filter filter;
+        bool filtered;
+        std::vector<std::uint32_t> keys;
+        std::vector<std::int32_t> counts;
+        std::string error;
+        std::mutex errMu;
+        std::atomic<std::size_t> remaining{0};
+        // JS objects the job reads, kept alive until it completes (touched on the JS thread only).
+        Napi::ObjectReference self, q, words;
+        std::unique_ptr<Napi::Promise::Deferred> deferred;
+        Napi::ThreadSafeFunction done;
+    };
+
+    void runQueries(Job& job, std::size_t from, std::size_t to) {
+        std::size_t ctx = contexts_->acquire();
+        uu::index_search_config_t config;
+        config.thread = ctx;
+        config.expansion = job.wanted;
+        for (std::size_t i = from; i < to; i++) {
+            Query query{job.queries + i * dim_, 0.0f};
+            if (metric_.kind == Kind::cos) {
+                float n2 = dot(query.v, query.v, dim_);
+                query.inv = n2 > 0 ? 1.0f / std::sqrt(n2) : 0.0f;
+            }
+            auto res = job.filtered ? graph_->search(query, job.wanted, metric_, config, job.filter)
+                                    : graph_->search(query, job.wanted, metric_, config);
+            if (!res) {
+                std::lock_guard<std::mutex> lock(job.errMu);
+                if (job.error.empty()) job.error = res.error.release();
+                job.counts[i] = 0;
+                continue;
+            }
+            std::size_t n = res.count;
+            std::uint32_t* out = job.keys.data() + i * job.wanted;
+            for (std::size_t j = 0; j < n; j++) out[j] = static_cast<std::uint32_t>(uu::get_key(res[j].member));
+            job.counts[i] = static_cast<std::int32_t>(n);
+        }
+        contexts_->release(ctx);
+    }
+
+    // Parses (queries: Float32Array, nq, wanted, filterWords: Uint32Array | null, filterSize).
+    std::unique_ptr<Job> makeJob(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber())
+            throw Napi::TypeError::New(env, "search(queries, nq, wanted, filterWords, filterSize)");
+        auto q = info[0].As<Napi::TypedArray>();
+        if (q.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "queries must be a Float32Array");
+        auto qf = info[0].As<Napi::Float32Array>();
+        auto job = std::make_unique<Job>();
+        job->graph = this;
+        job->nq = info[1].As<Napi::Number>().Uint32Value();
+        job->wanted = std::max<std::size_t>(1, info[2].As<Napi::Number>().Uint32Value());
+        if (qf.ElementLength() < job->nq * dim_) throw Napi::RangeError::New(env, "queries shorter than nq rows");
+        job->queries = qf.Data();
+        job->filtered = info[3].IsTypedArray();
+        if (job->filtered) {
+            auto w = info[3].As<Napi::Uint32Array>();
+            job->filter.words = w.Data();
+            job->filter.size = std::min<std::uint64_t>(info[4].As<Napi::Number>().Int64Value(), std::uint64_t(w.ElementLength()) * 32);
+        }
+        job->keys.assign(job->nq * job->wanted, 0);
+        job->counts.assign(job->nq, 0);
+        return job;
+    }
+
+    static Napi::Object result(Napi::Env env, Job& job) {
+        auto keys = Napi::Uint32Array::New(env, job.keys.size());
+        std::memcpy(keys.Data(), job.keys.data(), job.keys.size() * 4);
+        auto counts = Napi::Int32Array::New(env, job.counts.size());
+        std::memcpy(counts.Data(), job.counts.data(), job.counts.size() * 4);
+        auto out = Napi::Object::New(env);
+        out.Set("keys", keys);
+        out.Set("counts", counts);
+        return out;
+    }
+
+    // search(...): on the calling thread; for small work where a thread hop costs more.
+    Napi::Value Search(Napi::CallbackInfo const& info) {
+        auto job = makeJob(info);
+        runQueries(*job, 0, job->nq);
+        if (!job->error.empty()) throw Napi::Error::New(info.Env(), "graph search failed: " + job->error);
+        return result(info.Env(), *job);
+    }
+
+    // searchAsync(...): Promise of the same result, the queries split over the search threads.
+    Napi::Value SearchAsync(Napi::CallbackInfo const& info) {
+        Napi::Env env = info.Env();
+        std::unique_ptr<Job> owned = makeJob(info);
+        Job* job = owned.release();
+        job->deferred = std::make_unique<Napi::Promise::Deferred>(env);
+        Napi::Promise promise = job->deferred->Promise();
+        job->self = Napi::Persistent(Value());
+        job->q = Napi::Persistent(info[0].As<Napi::Object>());
+        if (job->filtered) job->words = Napi::Persistent(info[3].As<Napi::Object>());
+        job->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](Napi::CallbackInfo const&) {}),
+                                                  "harrier-graph-search", 0, 1);
+        SearchPool& pool = SearchPool::get(poolThreads());
+        std::size_t parts = std::max<std::size_t>(1, std::min(pool.threads(), job->nq));
+        std::size_t per = (job->nq + parts - 1) / std::max<std::size_t>(parts, 1);
+        parts = job->nq == 0 ? 1 : (job->nq + per - 1) / per;
+        job->remaining.store(parts);
+        for (std::size_t p = 0; p < parts; p++) {
+            std::size_t from = p * per, to = std::min(job->nq, from + per);
+            pool.submit([job, from, to] {
+                job->graph->runQueries(*job, from, to);
+                if (job->remaining.fetch_sub(1) != 1) return;
+                Napi::ThreadSafeFunction done = job->done;
+                done.BlockingCall(job, [](Napi::Env env, Napi::Function, Job* j) {
+                    std::unique_ptr<Job> owned(j);
+                    if (!j->error.empty())
+                        j->deferred->Reject(Napi::Error::New(env, "graph search failed: " + j->error).Value());
+                    else
+                        j->deferred->Resolve(result(env, *j));
+                    j->self.Reset();
+                    j->q.Reset();
+                    j->words.Reset();
+                });
+                done.Release();
+            });
+        }
+        return promise;
+    }
+
+    Napi::ObjectReference column_;
+    std::size_t dim_ = 0;
+    std::size_t rows_ = 0;
+    std::size_t efConstruction_ = 0;
+    std::size_t M_ = 0;
+    RowMetric metric_;
+    std::vector<float> aux_;
+    std::vector<std::uint32_t> keys_;
+    std::unique_ptr<graph_t> graph_;
+    std::unique_ptr<ContextPool> contexts_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("ColumnGraph", ColumnGraph::Init(env));
+    exports.Set("searchThreads", Napi::Number::New(env, double(poolThreads())));
+    return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(harrier_graph, Init)

@@ -1,0 +1,105 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { Bitset } from '../common/bitset.js'
+import { gaussianMixture } from './ann-fixture.js'
+import { bruteForceSearch } from './brute-force.js'
+import { columnGraphAvailable, filterWords, newColumnGraph } from './column-graph.js'
+
+const N = 3000
+const DIM = 24
+const data = gaussianMixture({ rows: N, dim: DIM, clusters: 12, seed: 7 })
+const queries = gaussianMixture({ rows: 40, dim: DIM, clusters: 12, seed: 8 })
+
+function recallOf(got: { keys: Uint32Array; counts: Int32Array }, wanted: number, truth: Int32Array[], k: number): number {
+  let hit = 0
+  truth.forEach((t, q) => {
+    const mine = new Set(Array.from(got.keys.subarray(q * wanted, q * wanted + Math.min(k, got.counts[q]!))))
+    for (const row of t) if (mine.has(row)) hit++
+  })
+  return hit / (truth.length * k)
+}
+
+const truthOf = (metric: 'L2' | 'IP' | 'COSINE', allow?: Bitset) =>
+  bruteForceSearch({ type: 'FloatVector', dim: DIM, data }, { type: 'FloatVector', dim: DIM, data: queries }, { metric, k: 10, allow }).map((h) => h.rows)
+
+describe('column graph addon', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' && 'HARRIER_NATIVE_GRAPH=0' }, () => {
+  it('is built here (npm ci builds it; a silent fallback would hide a broken build)', () => {
+    assert.ok(columnGraphAvailable(), 'native/build/Release/harrier_graph.node did not load; run npm ci or npm run build:native')
+  })
+
+  for (const [metric, kind] of [['L2', 'l2'], ['IP', 'mips'], ['COSINE', 'cos']] as const) {
+    it(`${metric}: recall@10 >= 0.95 against brute force, sync and async alike`, async () => {
+      const g = newColumnGraph(data, DIM, kind, 16, 100, null, 2)
+      g.add(0, N, 2)
+      assert.equal(g.size(), N)
+      const truth = truthOf(metric)
+      const sync = g.search(queries, 40, 64, null, 0)
+      assert.ok(recallOf(sync, 64, truth, 10) >= 0.95, `recall ${recallOf(sync, 64, truth, 10)}`)
+      const async = await g.searchAsync(queries, 40, 64, null, 0)
+      assert.deepEqual(async.keys, sync.keys)
+      assert.deepEqual(async.counts, sync.counts)
+    })
+  }
+
+  it('returns only allowed rows, and finds them as brute force does', async () => {
+    const g = newColumnGraph(data, DIM, 'l2', 16, 100, null, 1)
+    g.add(0, N, 1)
+    const allow = new Bitset(N)
+    for (let i = 0; i < N; i += 5) allow.set(i)
+    const m = await g.searchAsync(queries, 40, 64, ...filterWords(allow))
+    for (let q = 0; q < 40; q++) {
+      assert.equal(m.counts[q], 64)
+      for (const row of m.keys.subarray(q * 64, (q + 1) * 64)) assert.ok(allow.get(row), `row ${row} is not allowed`)
+    }
+    assert.ok(recallOf(m, 64, truthOf('L2', allow), 10) >= 0.95)
+    // Nothing allowed: nothing found.
+    const none = g.search(queries, 2, 10, ...filterWords(new Bitset(N)))
+    assert.deepEqual(Array.from(none.counts), [0, 0])
+  })
+
+  it('indexes only the listed rows and reloads only over the same rows', () => {
+    const rows = Uint32Array.from({ length: N / 2 }, (_, i) => i * 2)
+    const g = newColumnGraph(data, DIM, 'cos', 8, 50, rows, 2)
+    g.add(0, rows.length, 2)
+    const m = g.search(queries, 40, 20, null, 0)
+    for (const row of m.keys.subarray(0, m.counts[0]!)) assert.equal(row % 2, 0)
+    const bytes = g.save()
+    const back = newColumnGraph(data, DIM, 'cos', 8, 50, rows, 1)
+    back.load(bytes)
+    assert.deepEqual(back.search(queries, 40, 20, null, 0), m)
+    // Another row list, a truncated file, or garbage: refused, never read past the column.
+    const odd = newColumnGraph(data, DIM, 'cos', 8, 50, Uint32Array.from(rows, (x) => x + 1), 1)
+    assert.throws(() => odd.load(bytes), /unexpected key|size disagrees/)
+    assert.throws(() => newColumnGraph(data, DIM, 'cos', 8, 50, rows, 1).load(bytes.subarray(0, bytes.length - 7)), /load failed/)
+    assert.throws(() => newColumnGraph(data, DIM, 'cos', 8, 50, rows, 1).load(new Uint8Array(10)), /load failed/)
+  })
+
+  it('rejects bad arguments with errors, not crashes', () => {
+    assert.throws(() => newColumnGraph(data.subarray(0, DIM * 3 + 1), DIM, 'l2', 16, 10, null, 1), /multiple of dim/)
+    assert.throws(() => newColumnGraph(data, DIM, 'l2', 16, 10, Uint32Array.of(N), 1), /out of range/)
+    const g = newColumnGraph(data, DIM, 'l2', 16, 10, null, 1)
+    g.add(0, 100, 1)
+    assert.throws(() => g.search(queries.subarray(0, DIM - 1), 1, 10, null, 0), /shorter/)
+  })
+
+  it('keeps only neighbour lists: far below the raw rows at 768 dimensions', () => {
+    const dim = 768
+    const rows = 2000
+    const col = gaussianMixture({ rows, dim, clusters: 8, seed: 3 })
+    const g = newColumnGraph(col, dim, 'l2', 16, 40, null, 2)
+    g.add(0, rows, 2)
+    assert.ok(g.memoryBytes() < 0.2 * col.byteLength, `graph ${g.memoryBytes()} bytes for ${col.byteLength} raw`)
+  })
+
+  it('serves many concurrent searches over several graphs', async () => {
+    const graphs = [0, 1, 2].map(() => {
+      const g = newColumnGraph(data, DIM, 'l2', 16, 60, null, 1)
+      g.add(0, N, 1)
+      return g
+    })
+    const expected = graphs[0]!.search(queries, 40, 30, null, 0)
+    const all = await Promise.all(Array.from({ length: 60 }, (_, i) => graphs[i % 3]!.searchAsync(queries, 40, 30, null, 0)))
+    // Same rows in every graph; builds may differ in tie order, so compare the first graph's own results.
+    all.filter((_, i) => i % 3 === 0).forEach((m) => assert.deepEqual(m, expected))
+  })
+})
