@@ -10,8 +10,11 @@
 
 # ---- build: compile TypeScript, then keep only production dependencies
 FROM node:20-bookworm-slim AS build
+# npm ci compiles Harrier's native graph addon (native/) with node-gyp against the image's node headers.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /harrier
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
@@ -31,6 +34,7 @@ WORKDIR /harrier
 COPY --from=build /harrier/package.json ./
 COPY --from=build /harrier/node_modules ./node_modules
 COPY --from=build /harrier/dist/src ./dist/src
+COPY --from=build /harrier/native/build/Release/harrier_graph.node ./native/build/Release/harrier_graph.node
 RUN mkdir -p /var/lib/harrier && chown node:node /var/lib/harrier
 USER node
 VOLUME ["/var/lib/harrier"]

@@ -24,6 +24,8 @@ try {
     const res = await client.search({ collection_name: collection, data: [new Array(dim).fill(0.5)], limit: 10 })
     if (res.status.error_code !== 'Success') throw new Error(res.status.reason)
   }
+  // Settled, as a server is a second after its last load (the data plane trims the allocator then).
+  await new Promise((r) => setTimeout(r, 1000))
   const gc = (globalThis as { gc?: () => void }).gc
   for (let i = 0; i < 3; i++) {
     gc?.()

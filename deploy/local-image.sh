@@ -7,8 +7,9 @@
 #   sh deploy/local-image.sh [--out DIR] [--tag harrier:VERSION] [--no-build]
 #
 # Writes DIR/rootfs/ (node at /usr/local/bin/node, its ldd libraries at their host paths, the app at
-# /harrier: package.json, dist/src, production node_modules) and DIR/Dockerfile.scratch, then runs
-# `docker build` unless --no-build (or no docker CLI/daemon is reachable: then it prints the command).
+# /harrier: package.json, dist/src, production node_modules, the native graph addon) and
+# DIR/Dockerfile.scratch, then runs `docker build` unless --no-build (or no docker CLI/daemon is
+# reachable: then it prints the command).
 # Ship the image to other hosts with `docker save harrier:VERSION | ssh HOST docker load`.
 set -eu
 
@@ -44,6 +45,13 @@ find "$RFS/harrier/dist" \( -name '*.test.js' -o -name '*.test.js.map' -o -name 
 cp -R "$ROOT/node_modules" "$RFS/harrier/node_modules"
 (cd "$RFS/harrier" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
 rm -f "$RFS/harrier/package-lock.json"
+# Harrier's own graph addon, built by npm ci into native/build (loaded from there by dist/src/index).
+if [ -f "$ROOT/native/build/Release/harrier_graph.node" ]; then
+  mkdir -p "$RFS/harrier/native/build/Release"
+  cp "$ROOT/native/build/Release/harrier_graph.node" "$RFS/harrier/native/build/Release/"
+else
+  echo "local-image.sh: native/build/Release/harrier_graph.node is missing (npm ci builds it); HNSW will keep bf16 copies" >&2
+fi
 find "$RFS/harrier/node_modules" -type d -empty -delete
 
 # node and every native addon left in the tree, with the shared libraries they load.
@@ -57,7 +65,7 @@ copy_libs() {
   done
 }
 copy_libs "$NODE"
-find "$RFS/harrier/node_modules" -name '*.node' -type f | while read -r addon; do
+find "$RFS/harrier/node_modules" "$RFS/harrier/native" -name '*.node' -type f 2>/dev/null | while read -r addon; do
   # Only addons for this platform: ldd answers "not a dynamic executable" for the others.
   if ldd "$addon" >/dev/null 2>&1; then copy_libs "$addon"; fi
 done

@@ -29,6 +29,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace {
 
 namespace uu = unum::usearch;
@@ -534,8 +538,21 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
     std::unique_ptr<ContextPool> contexts_;
 };
 
+// trimMemory(): hands the allocator's free pages back to the OS (glibc's malloc_trim). Loading a
+// segment reads files into buffers that are freed right after decoding; glibc keeps such memory in
+// its arenas (its mmap threshold grows to 32 MiB after the first large free), so without a trim a
+// server's RSS stays above what it holds. Returns whether anything could be trimmed.
+Napi::Value TrimMemory(Napi::CallbackInfo const& info) {
+#if defined(__GLIBC__)
+    return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+    return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("ColumnGraph", ColumnGraph::Init(env));
+    exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
     exports.Set("searchThreads", Napi::Number::New(env, double(poolThreads())));
     return exports;
 }

@@ -24,6 +24,10 @@ describe('Dockerfile', () => {
     assert.deepEqual(ins.filter((l) => l.startsWith('FROM ')), ['FROM node:20-bookworm-slim AS build', 'FROM node:20-bookworm-slim'])
     const build = ins.slice(0, ins.indexOf('FROM node:20-bookworm-slim'))
     assert.ok(build.includes('RUN npm ci --no-audit --no-fund'))
+    // The native graph addon is compiled by npm ci, so its sources and a compiler come first.
+    assert.ok(build.indexOf('COPY native ./native') < build.indexOf('RUN npm ci --no-audit --no-fund'))
+    assert.ok(build.some((l) => l.startsWith('RUN apt-get') && /\bg\+\+/.test(l) && /\bmake\b/.test(l) && /\bpython3\b/.test(l)))
+    assert.ok(ins.includes('COPY --from=build /harrier/native/build/Release/harrier_graph.node ./native/build/Release/harrier_graph.node'))
     assert.ok(build.some((l) => l.startsWith('RUN npx tsc -p .') && l.includes('npm prune --omit=dev')))
     assert.ok(ins.includes(ENTRYPOINT))
     assert.ok(ins.includes('CMD ["run", "standalone"]'))
@@ -40,7 +44,7 @@ describe('Dockerfile', () => {
     const sources = instructions(dockerfile)
       .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
       .flatMap((l) => l.split(/\s+/).slice(1, -1))
-    assert.deepEqual(sources.sort(), ['bench', 'package-lock.json', 'package.json', 'src', 'tests', 'tsconfig.json'])
+    assert.deepEqual(sources.sort(), ['bench', 'native', 'package-lock.json', 'package.json', 'src', 'tests', 'tsconfig.json'])
     for (const s of sources) {
       assert.ok(existsSync(join(REPO, s)), s)
       assert.ok(!ignored.includes(s), `${s} is in .dockerignore`)
@@ -48,7 +52,7 @@ describe('Dockerfile', () => {
     // tsconfig compiles exactly the folders copied in.
     const tsconfig = JSON.parse(readFileSync(join(REPO, 'tsconfig.json'), 'utf8')) as { include: string[] }
     for (const inc of tsconfig.include) assert.ok(sources.includes(inc), `tsconfig includes ${inc}, which the Dockerfile does not copy`)
-    assert.ok(ignored.includes('node_modules') && ignored.includes('dist'))
+    assert.ok(ignored.includes('node_modules') && ignored.includes('dist') && ignored.includes('native/build'))
   })
 })
 
@@ -79,6 +83,9 @@ describe('deploy/local-image.sh (FROM scratch)', () => {
       const addon = run(chroot, [rootfs, '/usr/local/bin/node', '-e', "const U=require('/harrier/node_modules/usearch');const i=new U.Index({dimensions:2,metric:'l2sq',connectivity:4});i.add(1n,new Float32Array([1,2]));process.stdout.write(String(i.size()))"], { env })
       assert.equal(addon.status, 0, addon.stderr)
       assert.equal(addon.stdout, '1')
+      const graph = run(chroot, [rootfs, '/usr/local/bin/node', '-e', "const {ColumnGraph}=require('/harrier/native/build/Release/harrier_graph.node');const g=new ColumnGraph(new Float32Array([1,2,3,4]),2,'l2',4,8,null,1);g.add(0,2,1);process.stdout.write(String(g.search(new Float32Array([3,4]),1,1,null,0).keys[0]))"], { env })
+      assert.equal(graph.status, 0, graph.stderr)
+      assert.equal(graph.stdout, '1')
     } finally {
       tmp.remove()
     }

@@ -51,6 +51,8 @@ interface Addon {
     rows: Uint32Array | null,
     threads: number,
   ) => ColumnGraph
+  /** malloc_trim(0): returns the allocator's free pages to the OS (glibc only). */
+  readonly trimMemory: () => boolean
   /** Native search threads of this process (HARRIER_SEARCH_THREADS, default all cores). */
   readonly searchThreads: number
 }
@@ -100,4 +102,37 @@ export function newColumnGraph(
 /** The allow-list as the addon's predicate reads it (words of 32 rows, least bit first). */
 export function filterWords(allow: Bitset | undefined): [Uint32Array | null, number] {
   return allow === undefined ? [null, 0] : [allow.words, allow.size]
+}
+
+/**
+ * Debounced malloc_trim: poke() after freeing large temporary buffers (a segment load reads and
+ * decodes whole files); the trim runs once things have been quiet for `quietMs`. glibc otherwise
+ * keeps those pages (measured: a loaded 25k x 768 collection held 1.99x its raw vectors in RSS
+ * untrimmed, 1.49x trimmed). Does nothing where the addon is not built.
+ */
+export class NativeMemoryTrimmer {
+  readonly #quietMs: number
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(quietMs = 500) {
+    this.#quietMs = quietMs
+  }
+
+  poke(): void {
+    if (columnGraphAddon() === null) return
+    if (this.#timer !== undefined) this.#timer.refresh()
+    else {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        columnGraphAddon()?.trimMemory()
+      }, this.#quietMs)
+      // A pending trim never keeps a process alive.
+      this.#timer.unref()
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
 }

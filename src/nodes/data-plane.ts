@@ -10,6 +10,7 @@ import type { Catalog, CatalogChange } from '../catalog/catalog.js'
 import type { CollectionInfo, DeltalogInfo, SegmentIndexInfo, SegmentInfo, ShardCheckpoint } from '../catalog/model.js'
 import { DbError, invalid, isDbError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
+import { NativeMemoryTrimmer } from '../index/index.js'
 import type { Timestamp, TsoAllocator } from '../common/tso.js'
 import type { ObjectStore, Wal, WalReader } from '../infra/index.js'
 import type { Column } from '../schema/columns.js'
@@ -136,6 +137,8 @@ export interface RecoveryStats {
 export class DataPlane {
   private readonly deps: DataPlaneDeps
   private readonly runtimes = new Map<bigint, CollectionRuntime>()
+  /** Segment loads free whole decoded files; this hands those pages back once loading pauses. */
+  private readonly trimmer = new NativeMemoryTrimmer()
   private channel!: DmlChannel
   private flushLock: Promise<unknown> = Promise.resolve()
   private timer: NodeJS.Timeout | undefined
@@ -874,6 +877,7 @@ export class DataPlane {
     if (!pk || (pk.type !== 'Int64' && pk.type !== 'VarChar')) throw new DbError('DataCorrupted', `segment ${info.id} has no primary keys`)
     const seg = new Segment(info.id, info.partitionId, info.shard, 'flushed')
     seg.append(new RowChunk(columns, info.numRows, pk.data, tsCol.data))
+    this.trimmer.poke()
     return seg
   }
 
@@ -1239,6 +1243,7 @@ export class DataPlane {
     }
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
+    this.trimmer.close()
     await this.flushLock.catch(() => undefined)
   }
 
