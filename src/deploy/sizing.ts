@@ -4,16 +4,18 @@
  *
  * The memory model is Harrier's as built today, not Milvus's: a query node keeps each sealed
  * segment's vector column in memory (search results are re-scored exactly from it, and growing
- * segments and filters scan it), and an HNSW index keeps usearch's own copy of the vectors beside
- * its graph (float32 rows stored as bf16 there, half size: src/index/hnsw-index.ts), so HNSW on
- * float vectors holds 1.5x the raw data plus the graph (knowhere keeps one copy). IVF_FLAT keeps a
+ * segments and filters scan it). HNSW on float vectors is Harrier's column graph
+ * (src/index/column-graph.ts): neighbour lists only, distances read the column in place, plus
+ * 8 bytes a row (the row list and a per-row norm or MIPS coordinate), so one copy of the vectors as
+ * in knowhere. HNSW on float16/bfloat16/int8/binary keeps usearch's own copy beside the column (2
+ * bytes per dimension, bits for binary). IVF_FLAT keeps a
  * list-ordered copy of the rows; IVF_SQ8/IVF_PQ add codes next to the raw column
  * (src/index/README.md). The Milvus figure is printed alongside for comparison.
  *
  * Query nodes are counted with a spare (default 1): when a query node dies, its segments are
  * loaded by the others, which works only if the others have room for them at the fill target.
  *
- * Anchors: usearch's node layout (8-byte key, level byte(s), per level a 4-byte count and 4-byte
+ * Anchors: usearch's node layout, which the column graph shares (8-byte key, level byte(s), per level a 4-byte count and 4-byte
  * neighbour slots: 2M on level 0, M above, a node reaching level l with probability M^-l); the HNSW
  * build rate measured by src/index/hnsw.bench.ts (50k x 128, M=16, efConstruction=200 in 5.0 s on 2
  * threads, about 5,000 rows/s per core, cost proportional to dim x efConstruction); Milvus's rule of
@@ -165,10 +167,17 @@ function elementBytes(t: VectorKind, dim: number): number {
   }
 }
 
-/** Bytes per vector in usearch: float32 as bf16, float16/bfloat16 as such, int8 as f16, binary as bits. */
-function usearchBytes(t: VectorKind, dim: number): number {
-  return t === 'binary' ? Math.ceil(dim / 8) : dim * 2
+/**
+ * Bytes per vector an HNSW index adds beside the column and graph: the column graph's row list and
+ * per-row value for float32; usearch's copy (float16/bfloat16 as such, int8 as f16, binary as bits)
+ * for the other types.
+ */
+export function hnswCopyBytes(t: VectorKind, dim: number): number {
+  return t === 'float' ? COLUMN_GRAPH_ROW_BYTES : t === 'binary' ? Math.ceil(dim / 8) : dim * 2
 }
+
+/** The column graph's per-row extras: a 4-byte row number and a 4-byte norm or MIPS coordinate. */
+const COLUMN_GRAPH_ROW_BYTES = 8
 
 /** Graph bytes per node: key + level, level 0 (count + 2M slots), expected upper levels. */
 export function hnswGraphBytesPerRow(M: number): number {
@@ -218,15 +227,17 @@ function indexModel(i: SizingInput): IndexModel {
     case 'HNSW':
     case 'AUTOINDEX': {
       const g = hnswGraphBytesPerRow(i.M)
-      const u = usearchBytes(i.vectorType, d)
+      const u = hnswCopyBytes(i.vectorType, d)
+      const copy = i.vectorType === 'float' ? `column graph rows ${u} B` : `usearch copy ${u} B`
       const rate = HNSW_ROWS_PER_CORE_SEC_128 * (128 / d) * (200 / i.efConstruction)
       return {
         memory: (n) => n * (e + u + g),
         milvusMemory: (n) => n * (e + g),
-        files: (n) => n * (u + g + e),
-        memoryFormula: `n x (column ${e} B + usearch copy ${u} B${i.vectorType === 'float' ? ' (bf16)' : ''} + graph ${g.toFixed(2)} B), graph = 10 + 4 + 8M + (4M+4)/(M-1), M=${i.M}`,
+        // The column graph's file is the graph alone; usearch's holds its copy.
+        files: (n) => n * ((i.vectorType === 'float' ? 0 : u) + g + e),
+        memoryFormula: `n x (column ${e} B + ${copy} + graph ${g.toFixed(2)} B), graph = 10 + 4 + 8M + (4M+4)/(M-1), M=${i.M}`,
         milvusFormula: 'n x (vector + graph)',
-        filesFormula: `n x (usearch file: ${i.vectorType === 'float' ? 'bf16 ' : ''}copy + graph, plus hnsw.data: the raw rows)`,
+        filesFormula: i.vectorType === 'float' ? 'n x (graph + hnsw.data: the raw rows)' : 'n x (usearch file: copy + graph, plus hnsw.data: the raw rows)',
         buildCoreSec: (n) => n / rate,
         buildFormula: `n / (${HNSW_ROWS_PER_CORE_SEC_128} x 128/dim x 200/efConstruction) = n / ${rate.toFixed(0)} rows per core-second`,
       }

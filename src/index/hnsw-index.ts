@@ -1,5 +1,9 @@
 /**
- * HNSW over usearch (a prebuilt native addon): the graph finds candidates, and every reported
+ * HNSW. Float32 rows go on the column graph (column-graph.ts: Harrier's addon over usearch's
+ * header-only graph, reading the segment's column in place, filtering while it walks, searching on
+ * native threads); the other vector types, and float32 where that addon is not built or a copy is
+ * asked for (`floatStorage`), on usearch's prebuilt addon as described below. Either way the graph
+ * finds candidates, and every reported
  * score is recomputed from the raw column with the brute-force kernels, so scores are exactly what
  * bruteForceSearch and `distance()` give for the same pair (Milvus's L2 squared, IP and COSINE as
  * similarities, HAMMING, JACCARD) whatever precision or distance form usearch used internally.
