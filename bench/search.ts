@@ -1,7 +1,8 @@
 /**
  * Search benchmark (issue 4's harness): Harrier through the official SDK against the same HNSW
- * kernel (usearch, same storage type as Harrier's index) called in-process, on the same data, with
- * recall@10 from exact ground truth. Reports single-client and 8-client QPS, filtered search at
+ * kernel called in-process (the column graph for float32 rows, else usearch with Harrier's storage
+ * type), and usearch (f32) in-process as a peer, on the same data, with recall@10 from exact
+ * ground truth. Reports single-client and 8-client QPS, filtered search at
  * several pass rates, LanceDB embedded on the same data, the SDK's own ceiling, and memory per
  * vector (raw bytes, the loaded HNSW index alone, and the whole server process).
  *
@@ -9,6 +10,7 @@
  * 128-dim set, BENCH_SEARCH768_ROWS for the 768-dim one, BENCH_SEARCH_QUERIES for both).
  */
 import { execFileSync } from 'node:child_process'
+import { cpus } from 'node:os'
 import { readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -19,6 +21,7 @@ import { startNullServer } from './null-server.js'
 import type { BenchSet } from './datasets.js'
 import { Bitset } from '../src/common/bitset.js'
 import { bruteForceSearch, type Hits } from '../src/index/index.js'
+import { newColumnGraph } from '../src/index/column-graph.js'
 import type { VectorColumn } from '../src/schema/columns.js'
 import { startChildServer, tempDataDir, type ChildServer } from '../tests/e2e/server.js'
 
@@ -65,7 +68,12 @@ export interface SearchBenchResult {
   readonly dim: number
   readonly metric: string
   readonly queries: number
+  /** The kernel Harrier's index runs, in-process, one thread. */
   readonly kernel: readonly SweepPoint[]
+  /** Which kernel that is: 'column graph' or 'usearch <storage>'. */
+  readonly kernelName: string
+  /** usearch (f32) in-process, one thread: the peer a user would embed instead. */
+  readonly usearch: readonly SweepPoint[]
   readonly harrier: readonly SweepPoint[]
   readonly lance: readonly SweepPoint[]
   readonly lanceAtTarget?: SweepPoint
@@ -73,7 +81,7 @@ export interface SearchBenchResult {
   readonly harrierAtTarget?: SweepPoint
   readonly harrier8Clients?: { qps: number; recall: number }
   readonly filtered: readonly { passRate: number; qps: number; recall: number }[]
-  readonly buildMs: { kernel: number; harrier: number }
+  readonly buildMs: { kernel: number; usearch: number; harrier: number }
   /** The same SDK search calls against a server that answers instantly: the client-side ceiling. */
   readonly sdkCeilingQps: number
   readonly memory: MemoryPerVector
@@ -148,9 +156,43 @@ async function lanceSweep(set: BenchSet, truth: readonly Hits[]): Promise<SweepP
   }
 }
 
-function kernelSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { points: SweepPoint[]; buildMs: number } {
-  const { base, queries: qdata, rows, dim } = set
+/**
+ * ef sweep of one in-process kernel: `search(query, wanted)` returns the first keys (rows) of a
+ * beam of `wanted`, nearest first.
+ */
+function sweep(set: BenchSet, truth: readonly Hits[], search: (q: Float32Array, wanted: number) => ArrayLike<number | bigint>): SweepPoint[] {
+  const { queries: qdata, dim } = set
   const nq = qdata.length / dim
+  const points: SweepPoint[] = []
+  for (const ef of EFS) {
+    const lat: number[] = []
+    const got: number[][] = []
+    const start = performance.now()
+    for (let i = 0; i < nq; i++) {
+      const s = performance.now()
+      // Same contract as Harrier's wrapper: the beam is max(ef, k), the best k are kept.
+      const keys = search(qdata.slice(i * dim, (i + 1) * dim), Math.max(ef, K))
+      got.push(Array.from({ length: Math.min(K, keys.length) }, (_, j) => Number(keys[j])))
+      lat.push(performance.now() - s)
+    }
+    const ms = performance.now() - start
+    lat.sort((a, b) => a - b)
+    points.push({ ef, qps: (nq * 1000) / ms, recall: recallOf(got, truth), p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) })
+  }
+  return points
+}
+
+/** Harrier's column graph in-process: built on all cores, searched synchronously on one thread. */
+function columnGraphSweep(set: BenchSet, truth: readonly Hits[]): { points: SweepPoint[]; buildMs: number } {
+  const t0 = performance.now()
+  const g = newColumnGraph(set.base, set.dim, set.metric === 'L2' ? 'l2' : 'cos', M, EF_CONSTRUCTION, null, cpus().length)
+  g.add(0, set.rows, cpus().length)
+  const buildMs = performance.now() - t0
+  return { points: sweep(set, truth, (q, wanted) => { const m = g.search(q, 1, wanted, null, 0); return m.keys.subarray(0, m.counts[0]) }), buildMs }
+}
+
+function usearchSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { points: SweepPoint[]; buildMs: number } {
+  const { base, rows, dim } = set
   const u = createRequire(import.meta.url)('usearch') as typeof import('usearch')
   const quantization = { f32: u.ScalarKind.F32, f16: u.ScalarKind.F16, bf16: u.ScalarKind.BF16 }[scalar] ?? u.ScalarKind.F32
   const t0 = performance.now()
@@ -165,23 +207,7 @@ function kernelSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { p
   })
   direct.add(BigUint64Array.from({ length: rows }, (_, i) => BigInt(i)), base, 0)
   const buildMs = performance.now() - t0
-  const points: SweepPoint[] = []
-  for (const ef of EFS) {
-    const lat: number[] = []
-    const got: number[][] = []
-    const start = performance.now()
-    for (let i = 0; i < nq; i++) {
-      const s = performance.now()
-      // Same contract as Harrier's wrapper: the beam is max(ef, k), the best k are kept.
-      const m = direct.search(qdata.slice(i * dim, (i + 1) * dim), Math.max(ef, K), 1)
-      got.push(Array.from(m.keys.subarray(0, K), Number))
-      lat.push(performance.now() - s)
-    }
-    const ms = performance.now() - start
-    lat.sort((a, b) => a - b)
-    points.push({ ef, qps: (nq * 1000) / ms, recall: recallOf(got, truth), p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) })
-  }
-  return { points, buildMs }
+  return { points: sweep(set, truth, (q, wanted) => direct.search(q, wanted, 1).keys), buildMs }
 }
 
 /** The `bench` collection: id, vector, and the Int32 `bucket` the filtered runs select on. */
@@ -338,9 +364,11 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
       heap: perRow(loaded.heapUsed - empty.heapUsed),
     }
 
-    // ---- the kernel in-process, on the vectors as Harrier's index stores them
-    const kernel = kernelSweep(set, indexMem.scalar, truth)
+    // ---- the kernel in-process, on the vectors as Harrier's index stores them; usearch as a peer
+    const column = indexMem.scalar === 'column'
+    const kernel = column ? columnGraphSweep(set, truth) : usearchSweep(set, indexMem.scalar, truth)
     const kernelAtTarget = kernel.points.find((p) => p.recall >= TARGET)
+    const usearch = column ? usearchSweep(set, 'f32', truth) : kernel
 
     const nul = await startNullServer({
       name: 'bench',
@@ -367,6 +395,8 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
       queries: nq,
       sdkCeilingQps,
       kernel: kernel.points,
+      kernelName: column ? 'column graph' : `usearch ${indexMem.scalar}`,
+      usearch: usearch.points,
       harrier,
       lance,
       lanceAtTarget: lance.find((p) => p.recall >= TARGET),
@@ -374,7 +404,7 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
       harrierAtTarget,
       harrier8Clients,
       filtered,
-      buildMs: { kernel: kernel.buildMs, harrier: harrierBuild },
+      buildMs: { kernel: kernel.buildMs, usearch: usearch.buildMs, harrier: harrierBuild },
       memory: {
         rawBytes: dim * 4,
         indexScalar: indexMem.scalar,

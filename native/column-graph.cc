@@ -29,6 +29,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -40,17 +44,12 @@ using graph_t = uu::index_gt<float, std::uint64_t, std::uint32_t>;
 using cref_t = graph_t::member_cref_t;
 using citer_t = graph_t::member_citerator_t;
 
-// One build of the kernels per ISA, chosen by the loader (ifunc), so a binary built on one x86-64
-// host runs at full width on an AVX-512 one and still runs on a plain SSE2 one.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HG_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-#else
-#define HG_CLONES
-#endif
-
-HG_CLONES float l2sq(float const* a, float const* b, std::size_t n) noexcept {
+// Distance kernels, one per ISA, picked once at load time by CPU feature checks, so one binary
+// built on any x86-64 host runs at full width on AVX-512 and still runs on plain SSE2 hosts.
+// Hand-written rather than auto-vectorized: GCC's skylake-avx512 tuning prefers 256-bit vectors,
+// and at 128 dims the per-call reduction and tail handling dominate.
+float l2sqScalar(float const* a, float const* b, std::size_t n) noexcept {
     float s = 0;
-#pragma omp simd reduction(+ : s)
     for (std::size_t i = 0; i < n; i++) {
         float d = a[i] - b[i];
         s += d * d;
@@ -58,12 +57,121 @@ HG_CLONES float l2sq(float const* a, float const* b, std::size_t n) noexcept {
     return s;
 }
 
-HG_CLONES float dot(float const* a, float const* b, std::size_t n) noexcept {
+float dotScalar(float const* a, float const* b, std::size_t n) noexcept {
     float s = 0;
-#pragma omp simd reduction(+ : s)
     for (std::size_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HG_X86 1
+__attribute__((target("avx512f"))) float l2sqAvx512(float const* a, float const* b, std::size_t n) noexcept {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    if (i < n) {
+        __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+        s1 = _mm512_fmadd_ps(d, d, s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx512f"))) float dotAvx512(float const* a, float const* b, std::size_t n) noexcept {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) noexcept {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) float l2sqAvx2(float const* a, float const* b, std::size_t n) noexcept {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+        s1 = _mm256_fmadd_ps(d1, d1, s1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+__attribute__((target("avx2,fma"))) float dotAvx2(float const* a, float const* b, std::size_t n) noexcept {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+#endif
+
+using Kernel = float (*)(float const*, float const*, std::size_t) noexcept;
+
+struct Kernels {
+    Kernel l2sq = l2sqScalar;
+    Kernel dot = dotScalar;
+    char const* isa = "scalar";
+};
+
+// HARRIER_GRAPH_ISA=avx2|scalar caps the choice (tests run every kernel on an AVX-512 host).
+Kernels pickKernels() noexcept {
+    Kernels k;
+    char const* cap = std::getenv("HARRIER_GRAPH_ISA");
+    std::string want = cap != nullptr ? cap : "";
+    if (want == "scalar") return k;
+#if defined(HG_X86)
+    __builtin_cpu_init();
+    if (want != "avx2" && __builtin_cpu_supports("avx512f")) return {l2sqAvx512, dotAvx512, "avx512"};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {l2sqAvx2, dotAvx2, "avx2"};
+#endif
+    return k;
+}
+
+Kernels const& kernels() noexcept {
+    static Kernels const k = pickKernels();
+    return k;
+}
+
+inline float l2sq(float const* a, float const* b, std::size_t n) noexcept { return kernels().l2sq(a, b, n); }
+inline float dot(float const* a, float const* b, std::size_t n) noexcept { return kernels().dot(a, b, n); }
 
 enum class Kind { l2, mips, cos };
 
@@ -554,6 +662,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("ColumnGraph", ColumnGraph::Init(env));
     exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
     exports.Set("searchThreads", Napi::Number::New(env, double(poolThreads())));
+    exports.Set("isa", Napi::String::New(env, kernels().isa));
     return exports;
 }
 

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Bitset } from '../common/bitset.js'
@@ -102,4 +104,44 @@ describe('column graph addon', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' 
     // Same rows in every graph; builds may differ in tie order, so compare the first graph's own results.
     all.filter((_, i) => i % 3 === 0).forEach((m) => assert.deepEqual(m, expected))
   })
+})
+
+describe('column graph kernels', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' && 'HARRIER_NATIVE_GRAPH=0' }, () => {
+  // Every ISA path (AVX-512, AVX2+FMA, scalar) on a dimension with a ragged tail, in a child
+  // process per path (the choice is made once per process): an exhaustive beam must give exactly
+  // brute force's top rows for every distance form.
+  const script = `
+    const { ColumnGraph, isa } = require(${JSON.stringify(fileURLToPath(new URL('../../../native/build/Release/harrier_graph.node', import.meta.url)))})
+    const dim = 37, n = 400
+    let a = 1; const r = () => ((a = (a * 48271) % 2147483647) / 2147483647) * 2 - 1
+    const data = Float32Array.from({ length: n * dim }, r), q = Float32Array.from({ length: 5 * dim }, r)
+    const out = { isa }
+    for (const kind of ['l2', 'mips', 'cos']) {
+      const g = new ColumnGraph(data, dim, kind, 8, 64, null, 1)
+      g.add(0, n, 1)
+      const m = g.search(q, 5, n, null, 0)
+      out[kind] = Array.from({ length: 5 }, (_, i) => Array.from(m.keys.subarray(i * n, i * n + 10)))
+    }
+    process.stdout.write(JSON.stringify(out))`
+
+  const exact = (kind: 'l2' | 'mips' | 'cos', data: Float32Array, q: Float32Array, dim: number, n: number): number[][] => {
+    const metric = kind === 'l2' ? 'L2' : kind === 'mips' ? 'IP' : 'COSINE'
+    return bruteForceSearch({ type: 'FloatVector', dim, data }, { type: 'FloatVector', dim, data: q }, { metric, k: 10 }).map((h) => Array.from(h.rows))
+  }
+
+  for (const isa of ['avx512', 'avx2', 'scalar']) {
+    it(`${isa}: exhaustive search equals brute force for L2, IP and COSINE`, (t) => {
+      const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, HARRIER_GRAPH_ISA: isa }, encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+      const got = JSON.parse(r.stdout) as Record<string, unknown> & { isa: string }
+      if (got.isa !== isa) return t.skip(`this CPU has no ${isa} (ran ${got.isa})`)
+      const dim = 37
+      const n = 400
+      let a = 1
+      const rnd = () => ((a = (a * 48271) % 2147483647) / 2147483647) * 2 - 1
+      const data = Float32Array.from({ length: n * dim }, rnd)
+      const q = Float32Array.from({ length: 5 * dim }, rnd)
+      for (const kind of ['l2', 'mips', 'cos'] as const) assert.deepEqual(got[kind], exact(kind, data, q, dim, n), kind)
+    })
+  }
 })
