@@ -312,6 +312,42 @@ struct Filter {
     }
 };
 
+class ColumnGraph;
+struct Job;
+struct Completions;
+
+// Settles a finished search's promise on the JS thread (env is null while the env shuts down).
+void completeJob(Napi::Env env, Napi::Function, std::nullptr_t*, Job* job);
+using CompletionQueue = Napi::TypedThreadSafeFunction<std::nullptr_t, Job, completeJob>;
+
+// One per JS environment: every search of that environment completes through this queue.
+// Creating a thread-safe function per search cost about 0.1 ms (a libuv handle opened and
+// closed each time); this one is referenced only while searches are pending, so an idle
+// process can still exit.
+struct Completions {
+    CompletionQueue queue;
+    std::size_t pending = 0;  // touched on the JS thread only
+};
+
+// One searchAsync call: its queries, where the results go, and the JS objects it reads.
+struct Job {
+    ColumnGraph* graph = nullptr;
+    Completions* completions = nullptr;
+    float const* queries;
+    std::size_t nq;
+    std::size_t wanted;
+    Filter filter;
+    bool filtered;
+    std::vector<std::uint32_t> keys;
+    std::vector<std::int32_t> counts;
+    std::string error;
+    std::mutex errMu;
+    std::atomic<std::size_t> remaining{0};
+    // JS objects the job reads, kept alive until it completes (touched on the JS thread only).
+    Napi::ObjectReference self, q, words;
+    std::unique_ptr<Napi::Promise::Deferred> deferred;
+};
+
 class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
   public:
     static Napi::Function Init(Napi::Env env) {
@@ -506,23 +542,6 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         return Napi::Number::New(info.Env(), double(graph_->memory_usage() + aux_.size() * sizeof(float) + keys_.size() * 4));
     }
 
-    struct Job {
-        ColumnGraph* graph;
-        float const* queries;
-        std::size_t nq;
-        std::size_t wanted;
-        Filter filter;
-        bool filtered;
-        std::vector<std::uint32_t> keys;
-        std::vector<std::int32_t> counts;
-        std::string error;
-        std::mutex errMu;
-        std::atomic<std::size_t> remaining{0};
-        // JS objects the job reads, kept alive until it completes (touched on the JS thread only).
-        Napi::ObjectReference self, q, words;
-        std::unique_ptr<Napi::Promise::Deferred> deferred;
-        Napi::ThreadSafeFunction done;
-    };
 
     void runQueries(Job& job, std::size_t from, std::size_t to) {
         std::size_t ctx = contexts_->acquire();
@@ -576,6 +595,7 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         return job;
     }
 
+  public:
     static Napi::Object result(Napi::Env env, Job& job) {
         auto keys = Napi::Uint32Array::New(env, job.keys.size());
         std::memcpy(keys.Data(), job.keys.data(), job.keys.size() * 4);
@@ -587,6 +607,7 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         return out;
     }
 
+  private:
     // search(...): on the calling thread; for small work where a thread hop costs more.
     Napi::Value Search(Napi::CallbackInfo const& info) {
         auto job = makeJob(info);
@@ -605,8 +626,8 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         job->self = Napi::Persistent(Value());
         job->q = Napi::Persistent(info[0].As<Napi::Object>());
         if (job->filtered) job->words = Napi::Persistent(info[3].As<Napi::Object>());
-        job->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](Napi::CallbackInfo const&) {}),
-                                                  "harrier-graph-search", 0, 1);
+        job->completions = env.GetInstanceData<Completions>();
+        if (job->completions->pending++ == 0) job->completions->queue.Ref(env);
         SearchPool& pool = SearchPool::get(poolThreads());
         std::size_t parts = std::max<std::size_t>(1, std::min(pool.threads(), job->nq));
         std::size_t per = (job->nq + parts - 1) / std::max<std::size_t>(parts, 1);
@@ -617,18 +638,9 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
             pool.submit([job, from, to] {
                 job->graph->runQueries(*job, from, to);
                 if (job->remaining.fetch_sub(1) != 1) return;
-                Napi::ThreadSafeFunction done = job->done;
-                done.BlockingCall(job, [](Napi::Env env, Napi::Function, Job* j) {
-                    std::unique_ptr<Job> owned(j);
-                    if (!j->error.empty())
-                        j->deferred->Reject(Napi::Error::New(env, "graph search failed: " + j->error).Value());
-                    else
-                        j->deferred->Resolve(result(env, *j));
-                    j->self.Reset();
-                    j->q.Reset();
-                    j->words.Reset();
-                });
-                done.Release();
+                // A refused call means the environment is shutting down: the job is left as it
+                // is, since releasing its JS references off the JS thread is not allowed.
+                (void)job->completions->queue.BlockingCall(job);
             });
         }
         return promise;
@@ -658,7 +670,23 @@ Napi::Value TrimMemory(Napi::CallbackInfo const& info) {
 #endif
 }
 
+void completeJob(Napi::Env env, Napi::Function, std::nullptr_t*, Job* j) {
+    std::unique_ptr<Job> owned(j);
+    if (env == nullptr) return;
+    if (!j->error.empty())
+        j->deferred->Reject(Napi::Error::New(env, "graph search failed: " + j->error).Value());
+    else
+        j->deferred->Resolve(ColumnGraph::result(env, *j));
+    j->self.Reset();
+    j->q.Reset();
+    j->words.Reset();
+    if (--j->completions->pending == 0) j->completions->queue.Unref(env);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    auto* completions = new Completions{CompletionQueue::New(env, "harrier-graph-search", 0, 1), 0};
+    completions->queue.Unref(env);
+    env.SetInstanceData<Completions>(completions);
     exports.Set("ColumnGraph", ColumnGraph::Init(env));
     exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
     exports.Set("searchThreads", Napi::Number::New(env, double(poolThreads())));

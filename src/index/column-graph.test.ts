@@ -106,6 +106,21 @@ describe('column graph addon', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' 
   })
 })
 
+describe('column graph completions', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' && 'HARRIER_NATIVE_GRAPH=0' }, () => {
+  it('a pending search keeps the process alive; an idle addon lets it exit', () => {
+    const addon = JSON.stringify(fileURLToPath(new URL('../../../native/build/Release/harrier_graph.node', import.meta.url)))
+    const script = `
+      const { ColumnGraph } = require(${addon})
+      const g = new ColumnGraph(new Float32Array([1, 2, 3, 4]), 2, 'l2', 4, 8, null, 1)
+      g.add(0, 2, 1)
+      g.searchAsync(new Float32Array([3, 4]), 1, 1, null, 0).then((m) => process.stdout.write('resolved ' + m.keys[0]))`
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 })
+    assert.equal(r.signal, null, 'the process did not exit on its own')
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout, 'resolved 1')
+  })
+})
+
 describe('column graph kernels', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' && 'HARRIER_NATIVE_GRAPH=0' }, () => {
   // Every ISA path (AVX-512, AVX2+FMA, scalar) on a dimension with a ragged tail, in a child
   // process per path (the choice is made once per process): an exhaustive beam must give exactly
