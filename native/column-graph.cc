@@ -344,7 +344,14 @@ struct Job {
     std::mutex errMu;
     std::atomic<std::size_t> remaining{0};
     // JS objects the job reads, kept alive until it completes (touched on the JS thread only).
-    Napi::ObjectReference self, q, words;
+    Napi::ObjectReference self, q, words, column, valid;
+    // Exact scans (exactSearchAsync): the rows, and how they are split among the threads.
+    float const* data = nullptr;
+    std::size_t dim = 0;
+    std::size_t rows = 0;
+    std::uint8_t const* validRows = nullptr;
+    int exactKind = 0;  // 0 l2, 1 ip, 2 cos
+    std::size_t parts = 1;
     std::unique_ptr<Napi::Promise::Deferred> deferred;
 };
 
@@ -604,6 +611,7 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         auto out = Napi::Object::New(env);
         out.Set("keys", keys);
         out.Set("counts", counts);
+        out.Set("parts", Napi::Number::New(env, double(job.parts)));
         return out;
     }
 
@@ -670,6 +678,111 @@ Napi::Value TrimMemory(Napi::CallbackInfo const& info) {
 #endif
 }
 
+// Scans rows [from, to) for every query of an exact job, keeping each query's `wanted` nearest
+// (ties to the lower row) in part `part` of the output. Distances only rank: the caller re-scores
+// the candidates with its own kernels, so summation order never changes a reported score.
+void runExact(Job& j, std::size_t part, std::size_t from, std::size_t to) {
+    using Entry = std::pair<float, std::uint32_t>;
+    std::vector<Entry> heap;
+    heap.reserve(j.wanted + 1);
+    std::vector<float> inv;
+    if (j.exactKind == 2) {
+        inv.resize(to - from);
+        for (std::size_t r = from; r < to; r++) {
+            float n2 = dot(j.data + r * j.dim, j.data + r * j.dim, j.dim);
+            inv[r - from] = n2 > 0 ? 1.0f / std::sqrt(n2) : 0.0f;
+        }
+    }
+    for (std::size_t qi = 0; qi < j.nq; qi++) {
+        float const* q = j.queries + qi * j.dim;
+        heap.clear();
+        for (std::size_t r = from; r < to; r++) {
+            if (j.validRows != nullptr && j.validRows[r] == 0) continue;
+            if (j.filtered && !(r < j.filter.size && ((j.filter.words[r >> 5] >> (r & 31)) & 1u) != 0)) continue;
+            float const* x = j.data + r * j.dim;
+            float d = j.exactKind == 0 ? l2sq(q, x, j.dim) : j.exactKind == 1 ? -dot(q, x, j.dim) : -dot(q, x, j.dim) * inv[r - from];
+            Entry e{d, static_cast<std::uint32_t>(r)};
+            if (heap.size() < j.wanted) {
+                heap.push_back(e);
+                std::push_heap(heap.begin(), heap.end());
+            } else if (e < heap.front()) {
+                std::pop_heap(heap.begin(), heap.end());
+                heap.back() = e;
+                std::push_heap(heap.begin(), heap.end());
+            }
+        }
+        std::sort_heap(heap.begin(), heap.end());
+        std::size_t slot = part * j.nq + qi;
+        std::uint32_t* out = j.keys.data() + slot * j.wanted;
+        for (std::size_t i = 0; i < heap.size(); i++) out[i] = heap[i].second;
+        j.counts[slot] = static_cast<std::int32_t>(heap.size());
+    }
+}
+
+// exactSearchAsync(column: Float32Array, dim, kind: 'l2'|'ip'|'cos', valid: Uint8Array | null,
+//                  queries: Float32Array, nq, wanted, filterWords: Uint32Array | null, filterSize)
+// Promise of {keys, counts, parts}: for part p and query q, counts[p*nq+q] candidate rows at
+// keys[(p*nq+q)*wanted ...], nearest first. Rows are split into parts scanned side by side.
+Napi::Value ExactSearchAsync(Napi::CallbackInfo const& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 9 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsString() || !info[4].IsTypedArray() ||
+        !info[5].IsNumber() || !info[6].IsNumber())
+        throw Napi::TypeError::New(env, "exactSearchAsync(column, dim, kind, valid, queries, nq, wanted, filterWords, filterSize)");
+    if (info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw Napi::TypeError::New(env, "column and queries must be Float32Arrays");
+    auto col = info[0].As<Napi::Float32Array>();
+    auto qf = info[4].As<Napi::Float32Array>();
+    auto job = std::make_unique<Job>();
+    job->dim = info[1].As<Napi::Number>().Uint32Value();
+    if (job->dim == 0 || col.ElementLength() % job->dim != 0) throw Napi::RangeError::New(env, "column length is not a multiple of dim");
+    job->rows = col.ElementLength() / job->dim;
+    std::string kind = info[2].As<Napi::String>().Utf8Value();
+    job->exactKind = kind == "l2" ? 0 : kind == "ip" ? 1 : kind == "cos" ? 2 : -1;
+    if (job->exactKind < 0) throw Napi::TypeError::New(env, "kind must be l2, ip or cos");
+    if (info[3].IsTypedArray()) {
+        auto v = info[3].As<Napi::Uint8Array>();
+        if (v.ElementLength() < job->rows) throw Napi::RangeError::New(env, "valid shorter than the column");
+        job->validRows = v.Data();
+        job->valid = Napi::Persistent(info[3].As<Napi::Object>());
+    }
+    job->nq = info[5].As<Napi::Number>().Uint32Value();
+    job->wanted = std::max<std::size_t>(1, info[6].As<Napi::Number>().Uint32Value());
+    if (qf.ElementLength() < job->nq * job->dim) throw Napi::RangeError::New(env, "queries shorter than nq rows");
+    job->queries = qf.Data();
+    job->data = col.Data();
+    job->filtered = info[7].IsTypedArray();
+    if (job->filtered) {
+        auto w = info[7].As<Napi::Uint32Array>();
+        job->filter.words = w.Data();
+        job->filter.size = std::min<std::uint64_t>(info[8].As<Napi::Number>().Int64Value(), std::uint64_t(w.ElementLength()) * 32);
+        job->words = Napi::Persistent(info[7].As<Napi::Object>());
+    }
+    SearchPool& pool = SearchPool::get(poolThreads());
+    // Parts of at least 4,096 rows: below that the hop to another thread costs more than it saves.
+    job->parts = std::max<std::size_t>(1, std::min(pool.threads(), job->rows / 4096));
+    job->keys.assign(job->parts * job->nq * job->wanted, 0);
+    job->counts.assign(job->parts * job->nq, 0);
+    job->column = Napi::Persistent(info[0].As<Napi::Object>());
+    job->q = Napi::Persistent(info[4].As<Napi::Object>());
+    job->deferred = std::make_unique<Napi::Promise::Deferred>(env);
+    Napi::Promise promise = job->deferred->Promise();
+    job->completions = env.GetInstanceData<Completions>();
+    if (job->completions->pending++ == 0) job->completions->queue.Ref(env);
+    Job* j = job.release();
+    j->remaining.store(j->parts);
+    std::size_t per = (j->rows + j->parts - 1) / j->parts;
+    for (std::size_t p = 0; p < j->parts; p++) {
+        std::size_t from = std::min(j->rows, p * per), to = std::min(j->rows, from + per);
+        pool.submit([j, p, from, to] {
+            runExact(*j, p, from, to);
+            if (j->remaining.fetch_sub(1) != 1) return;
+            (void)j->completions->queue.BlockingCall(j);
+        });
+    }
+    return promise;
+}
+
 void completeJob(Napi::Env env, Napi::Function, std::nullptr_t*, Job* j) {
     std::unique_ptr<Job> owned(j);
     if (env == nullptr) return;
@@ -680,6 +793,8 @@ void completeJob(Napi::Env env, Napi::Function, std::nullptr_t*, Job* j) {
     j->self.Reset();
     j->q.Reset();
     j->words.Reset();
+    j->column.Reset();
+    j->valid.Reset();
     if (--j->completions->pending == 0) j->completions->queue.Unref(env);
 }
 
@@ -689,6 +804,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     env.SetInstanceData<Completions>(completions);
     exports.Set("ColumnGraph", ColumnGraph::Init(env));
     exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
+    exports.Set("exactSearchAsync", Napi::Function::New(env, ExactSearchAsync));
     exports.Set("searchThreads", Napi::Number::New(env, double(poolThreads())));
     exports.Set("isa", Napi::String::New(env, kernels().isa));
     return exports;

@@ -51,6 +51,22 @@ interface Addon {
     rows: Uint32Array | null,
     threads: number,
   ) => ColumnGraph
+  /**
+   * Exact scan of the column's non-null, allowed rows on the native threads: per part of the rows
+   * and query, up to `wanted` candidate rows nearest first by the addon's own float32 kernels
+   * (parts*nq lists; see native-exact.ts, which re-scores them).
+   */
+  readonly exactSearchAsync: (
+    column: Float32Array,
+    dim: number,
+    kind: 'l2' | 'ip' | 'cos',
+    valid: Uint8Array | null,
+    queries: Float32Array,
+    nq: number,
+    wanted: number,
+    words: Uint32Array | null,
+    size: number,
+  ) => Promise<NativeMatches & { readonly parts: number }>
   /** malloc_trim(0): returns the allocator's free pages to the OS (glibc only). */
   readonly trimMemory: () => boolean
   /** Native search threads of this process (HARRIER_SEARCH_THREADS, default all cores). */

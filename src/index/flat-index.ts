@@ -3,6 +3,7 @@ import type { SparseRow, VectorColumn } from '../schema/columns.js'
 import { columnRows } from '../schema/columns.js'
 import { isVectorType } from '../schema/types.js'
 import { bruteForceSearch } from './brute-force.js'
+import { nativeExactApplies, nativeExactSearch } from './native-exact.js'
 import { checkMetric, type MetricType } from './metric.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
 
@@ -32,6 +33,11 @@ export function buildFlatIndex(data: VectorColumn, metric: MetricType): VectorIn
     metric,
     search: (queries: VectorColumn, opts: IndexSearchOptions) =>
       bruteForceSearch(data, queries, { ...opts, metric }),
+    // Large float32 scans run on the native threads (same results, see native-exact.ts).
+    searchBatched: async (queries: VectorColumn, opts: IndexSearchOptions) =>
+      nativeExactApplies(data, queries, metric, opts.radius !== undefined)
+        ? nativeExactSearch(data, queries, { metric, k: opts.k, allow: opts.allow })
+        : bruteForceSearch(data, queries, { ...opts, metric }),
     serialize: () => serializeFlat(data, metric),
   }
 }

@@ -9,7 +9,16 @@
  * page's bound) and the primary-key lookup behind search-by-ids.
  */
 import { invalid } from '../common/errors.js'
-import { bruteForceSearch, type GraphSearchBatcher, higherIsBetter, type Hits, mergeTopK, type MetricType } from '../index/index.js'
+import {
+  bruteForceSearch,
+  type GraphSearchBatcher,
+  higherIsBetter,
+  type Hits,
+  mergeTopK,
+  type MetricType,
+  nativeExactApplies,
+  nativeExactSearch,
+} from '../index/index.js'
 import type { Column, VectorColumn } from '../schema/columns.js'
 import { emptyColumn, takeRows } from '../schema/field-data.js'
 import type { FieldSchema } from '../schema/types.js'
@@ -106,7 +115,14 @@ function planSearch(rt: CollectionRuntime, spec: SearchSpec): SearchPlan {
         batched: batched ? (b) => batched.call(index, spec.queries, indexOpts, b) : undefined,
       })
     } else {
-      tasks.push({ search: () => bruteForceSearch(col, spec.queries, { ...opts, metric: spec.metric }) })
+      const exactOpts = { ...opts, metric: spec.metric }
+      tasks.push({
+        search: () => bruteForceSearch(col, spec.queries, exactOpts),
+        // Growing and unindexed chunks: large float32 scans run on the native threads.
+        batched: nativeExactApplies(col, spec.queries, spec.metric, spec.radius !== undefined)
+          ? () => nativeExactSearch(col, spec.queries, exactOpts)
+          : undefined,
+      })
     }
   }
   return { chunks, tasks }

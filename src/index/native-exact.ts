@@ -1,0 +1,100 @@
+/**
+ * Exact top-k over a float32 column on the native threads (column-graph.cc's exactSearchAsync):
+ * what growing segments and other unindexed chunks run, so that a scan of a large chunk neither
+ * blocks the event loop nor runs at JS speed.
+ *
+ * The addon ranks with its own SIMD kernels; its candidates (the best k + CANDIDATE_MARGIN of
+ * each part of the rows) are re-scored here with bruteForceSearch's kernels and summation order.
+ * Reported scores are therefore bruteForceSearch's bit for bit, and so is the order (ties to the
+ * lower row), unless more than CANDIDATE_MARGIN rows tie with the k-th to within float rounding.
+ */
+import { DbError } from '../common/errors.js'
+import type { VectorColumn } from '../schema/columns.js'
+import { columnRows } from '../schema/columns.js'
+import { checkPair, type Hits } from './brute-force.js'
+import { columnGraphAddon, filterWords } from './column-graph.js'
+import { EMPTY_HITS, exactScorer } from './dense-rows.js'
+import { higherIsBetter, type MetricType } from './metric.js'
+import type { Bitset } from '../common/bitset.js'
+
+/** Extra candidates per part beyond k, to absorb ranking differences from rounding. */
+const CANDIDATE_MARGIN = 16
+/** Below this many multiply-adds (rows x dim x queries) the JS scan is cheaper than a thread hop. */
+const MIN_WORK = 1 << 18
+
+export interface NativeExactOptions {
+  readonly metric: MetricType
+  readonly k: number
+  readonly allow?: Bitset
+}
+
+/**
+ * Whether nativeExactSearch takes this search: float32 rows, L2/IP/COSINE top-k (range search
+ * stays in bruteForceSearch), enough work to pay for the hop, and the addon built.
+ */
+export function nativeExactApplies(data: VectorColumn, queries: VectorColumn, metric: MetricType, range: boolean): boolean {
+  if (range || data.type !== 'FloatVector' || queries.type !== 'FloatVector' || data.dim !== queries.dim) return false
+  if (metric !== 'L2' && metric !== 'IP' && metric !== 'COSINE') return false
+  if (columnRows(data) * data.dim * columnRows(queries) < MIN_WORK) return false
+  return columnGraphAddon() !== null
+}
+
+/**
+ * bruteForceSearch's top-k for float32 columns, scanned on the native threads.
+ *
+ * @throws DbError ParameterInvalid as bruteForceSearch does; ServiceInternal if the addon fails.
+ */
+export async function nativeExactSearch(data: VectorColumn, queries: VectorColumn, opts: NativeExactOptions): Promise<Hits[]> {
+  const { metric, k } = opts
+  checkPair(data, queries, metric)
+  if (!Number.isInteger(k) || k <= 0) throw new DbError('ParameterInvalid', `topk must be a positive integer, got ${k}`)
+  const addon = columnGraphAddon()
+  if (addon === null || data.type !== 'FloatVector' || queries.type !== 'FloatVector') {
+    throw new DbError('ServiceInternal', 'native exact search is not available for this column')
+  }
+  const nq = columnRows(queries)
+  const dim = data.dim
+  const result: Hits[] = new Array(nq)
+  const live: number[] = []
+  for (let i = 0; i < nq; i++) {
+    if (queries.valid !== undefined && queries.valid[i] === 0) result[i] = EMPTY_HITS
+    else live.push(i)
+  }
+  if (live.length === 0) return result
+  const matrix = new Float32Array(live.length * dim)
+  live.forEach((qi, i) => matrix.set(queries.data.subarray(qi * dim, (qi + 1) * dim), i * dim))
+  const wanted = Math.min(columnRows(data), k + CANDIDATE_MARGIN)
+  const kind = metric === 'L2' ? 'l2' : metric === 'IP' ? 'ip' : 'cos'
+  let m
+  try {
+    m = await addon.exactSearchAsync(data.data, dim, kind, data.valid ?? null, matrix, live.length, Math.max(1, wanted), ...filterWords(opts.allow))
+  } catch (e) {
+    throw new DbError('ServiceInternal', 'native exact search failed', { cause: e })
+  }
+  const higher = higherIsBetter(metric)
+  const stride = Math.max(1, wanted)
+  live.forEach((qi, i) => {
+    const score = exactScorer(data, metric, queries, qi)
+    const rows: number[] = []
+    const keys: number[] = []
+    for (let p = 0; p < m.parts; p++) {
+      const slot = p * live.length + i
+      const n = m.counts[slot]!
+      for (let j = 0; j < n; j++) {
+        const row = m.keys[slot * stride + j]!
+        rows.push(row)
+        keys.push((higher ? -1 : 1) * Math.fround(score(row)))
+      }
+    }
+    const order = Array.from(rows.keys()).sort((a, b) => keys[a]! - keys[b]! || rows[a]! - rows[b]!)
+    const n = Math.min(k, order.length)
+    const out = { rows: new Int32Array(n), scores: new Float32Array(n) }
+    for (let j = 0; j < n; j++) {
+      out.rows[j] = rows[order[j]!]!
+      // 0 - key rather than -key: an IP of exactly 0 must not come out as -0.
+      out.scores[j] = higher ? 0 - keys[order[j]!]! : keys[order[j]!]!
+    }
+    result[qi] = out
+  })
+  return result
+}
