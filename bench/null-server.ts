@@ -11,7 +11,11 @@ import type { CollectionSchema } from '../src/schema/types.js'
 const OK = { error_code: 'Success', code: 0, reason: '' }
 
 /** The SDK describes the collection to turn rows into columns, so the stub must know its schema. */
-export async function startNullServer(schema: CollectionSchema): Promise<{ address: string; stop(): Promise<void> }> {
+export async function startNullServer(
+  schema: CollectionSchema,
+  /** Receives every decoded Search request (the raw-client bench replays the SDK's requests). */
+  onSearch?: (request: Record<string, unknown>) => void,
+): Promise<{ address: string; stop(): Promise<void> }> {
   const described = { status: OK, schema: encodeCollectionSchema(schema), collectionID: '1', collection_name: schema.name, shards_num: 1, consistency_level: 'Bounded' }
   const proto = loadMilvusProto()
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 512 * 1024 * 1024 })
@@ -22,6 +26,7 @@ export async function startNullServer(schema: CollectionSchema): Promise<{ addre
       const n = Number(call.request.num_rows ?? 0)
       if (name === 'Connect') return cb(null, { status: OK, identifier: '1' })
       if (name === 'Insert') return cb(null, { status: OK, insert_cnt: String(n), IDs: { int_id: { data: [] } } })
+      if (name === 'Search') onSearch?.(call.request)
       if (name === 'Search') return cb(null, { status: OK, results: { num_queries: '1', top_k: '10', fields_data: [], scores: [], topks: ['0'], output_fields: [] } })
       cb(null, name === 'DescribeCollection' ? described : OK)
     }

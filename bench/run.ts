@@ -222,6 +222,8 @@ function searchSection(r: SearchBenchResult): void {
     if (r.harrier8Clients) out(`- **8 clients: ${r.harrier8Clients.qps.toFixed(0)} QPS, recall ${r.harrier8Clients.recall.toFixed(3)}; / (2 x kernel 1-thread) = ${(r.harrier8Clients.qps / (2 * k.qps)).toFixed(2)}** (goal >= 0.7)`)
   }
   out(`- SDK ceiling (the same search calls against a server that answers instantly): ${r.sdkCeilingQps.toFixed(0)} QPS; **Harrier / SDK ceiling = ${h ? (h.qps / r.sdkCeilingQps).toFixed(2) : '-'}**`)
+  const raw = r.rawClient
+  if (raw && k) out(`- without the SDK's client work (the SDK's requests replayed by a bare grpc-js client, 1 client): ${raw.qps.toFixed(0)} QPS (ef ${raw.ef}, recall ${raw.recall.toFixed(3)}, p50 ${raw.p50Ms.toFixed(2)} ms); / kernel = ${(raw.qps / k.qps).toFixed(2)}`)
   const l = r.lanceAtTarget
   if (h && l) out(`- **Harrier / LanceDB embedded at recall >= 0.95: ${(h.qps / l.qps).toFixed(2)}** (${h.qps.toFixed(0)} vs ${l.qps.toFixed(0)} QPS; goal >= 10)`)
   else if (h) out(`- LanceDB embedded never reached recall 0.95 (best ${Math.max(...r.lance.map((x) => x.recall)).toFixed(3)})`)

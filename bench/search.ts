@@ -16,7 +16,9 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { rm } from 'node:fs/promises'
+import * as grpc from '@grpc/grpc-js'
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node'
+import { loadMilvusProto } from '../src/schema/milvus-proto.js'
 import { startNullServer } from './null-server.js'
 import type { BenchSet } from './datasets.js'
 import { Bitset } from '../src/common/bitset.js'
@@ -84,6 +86,11 @@ export interface SearchBenchResult {
   readonly buildMs: { kernel: number; usearch: number; harrier: number }
   /** The same SDK search calls against a server that answers instantly: the client-side ceiling. */
   readonly sdkCeilingQps: number
+  /**
+   * Harrier 1 client through a bare grpc-js client replaying the SDK's encoded requests (no SDK
+   * work per call), at the ef where the SDK run first reached the target recall.
+   */
+  readonly rawClient?: SweepPoint
   readonly memory: MemoryPerVector
 }
 
@@ -208,6 +215,37 @@ function usearchSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { 
   direct.add(BigUint64Array.from({ length: rows }, (_, i) => BigInt(i)), base, 0)
   const buildMs = performance.now() - t0
   return { points: sweep(set, truth, (q, wanted) => direct.search(q, wanted, 1).keys), buildMs }
+}
+
+/** Replays captured SDK Search requests through a bare grpc-js client, one at a time. */
+async function rawGrpcSweep(address: string, requests: readonly Record<string, unknown>[], truth: readonly Hits[], ef: number): Promise<SweepPoint> {
+  const proto = loadMilvusProto()
+  const Ctor = grpc.makeGenericClientConstructor(proto.service, 'MilvusService')
+  const client = new Ctor(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 256 * 1024 * 1024 })
+  const call = (req: Record<string, unknown>) =>
+    new Promise<Record<string, unknown>>((resolve, reject) =>
+      (client as unknown as Record<string, (r: unknown, cb: (e: Error | null, v: Record<string, unknown>) => void) => void>).Search!.call(client, req, (e, v) => (e ? reject(e) : resolve(v))),
+    )
+  try {
+    for (let i = 0; i < Math.min(20, requests.length); i++) await call(requests[i]!) // warm-up
+    const got: number[][] = []
+    const lat: number[] = []
+    const start = performance.now()
+    for (const req of requests) {
+      const s = performance.now()
+      const res = await call(req)
+      lat.push(performance.now() - s)
+      const status = res.status as { code?: number }
+      if (status.code) throw new Error(`raw search failed: ${JSON.stringify(res.status)}`)
+      const ids = (res.results as { ids?: { int_id?: { data?: string[] } } }).ids?.int_id?.data ?? []
+      got.push(ids.map(Number))
+    }
+    const ms = performance.now() - start
+    lat.sort((a, b) => a - b)
+    return { ef, qps: (requests.length * 1000) / ms, recall: recallOf(got, truth), p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) }
+  } finally {
+    client.close()
+  }
 }
 
 /** The `bench` collection: id, vector, and the Int32 `bucket` the filtered runs select on. */
@@ -350,6 +388,28 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
       }
     }
 
+    // The SDK's own Search requests at Harrier's target ef, captured by the null server and replayed
+    // below by a bare gRPC client: what the server does per search without the SDK's client cost.
+    const captured: Record<string, unknown>[] = []
+    const nul = await startNullServer({
+      name: 'bench',
+      description: '',
+      enableDynamicField: false,
+      functions: [],
+      fields: [
+        { fieldId: 100, name: 'id', description: '', dataType: 'Int64', isPrimaryKey: true, autoId: false, typeParams: {}, nullable: false, isDynamic: false, isPartitionKey: false, isClusteringKey: false },
+        { fieldId: 101, name: 'v', description: '', dataType: 'FloatVector', isPrimaryKey: false, autoId: false, typeParams: { dim: String(dim) }, dim, nullable: false, isDynamic: false, isPartitionKey: false, isClusteringKey: false },
+      ],
+    }, (req) => captured.push(req))
+    const nc = new MilvusClient({ address: nul.address, logLevel: 'error' } as never)
+    const ceilStart = performance.now()
+    const ceilingEf = harrierAtTarget?.ef ?? 64
+    for (let i = 0; i < nq; i++) await nc.search({ collection_name: 'bench', data: [qArrays[i]!], limit: K, params: { ef: ceilingEf }, output_fields: ['id'] })
+    const sdkCeilingQps = (nq * 1000) / (performance.now() - ceilStart)
+    await nc.closeConnection()
+    await nul.stop()
+    const rawClient = captured.length === nq ? await rawGrpcSweep(server!.address, captured, truth, ceilingEf) : undefined
+
     // Memory of the served collection: a restarted server holds only what loading it needs.
     await server.stop()
     server = undefined
@@ -370,22 +430,6 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
     const kernelAtTarget = kernel.points.find((p) => p.recall >= TARGET)
     const usearch = column ? usearchSweep(set, 'f32', truth) : kernel
 
-    const nul = await startNullServer({
-      name: 'bench',
-      description: '',
-      enableDynamicField: false,
-      functions: [],
-      fields: [
-        { fieldId: 100, name: 'id', description: '', dataType: 'Int64', isPrimaryKey: true, autoId: false, typeParams: {}, nullable: false, isDynamic: false, isPartitionKey: false, isClusteringKey: false },
-        { fieldId: 101, name: 'v', description: '', dataType: 'FloatVector', isPrimaryKey: false, autoId: false, typeParams: { dim: String(dim) }, dim, nullable: false, isDynamic: false, isPartitionKey: false, isClusteringKey: false },
-      ],
-    })
-    const nc = new MilvusClient({ address: nul.address, logLevel: 'error' } as never)
-    const ceilStart = performance.now()
-    for (let i = 0; i < nq; i++) await nc.search({ collection_name: 'bench', data: [qArrays[i]!], limit: K, params: { ef: 16 } })
-    const sdkCeilingQps = (nq * 1000) / (performance.now() - ceilStart)
-    await nc.closeConnection()
-    await nul.stop()
     return {
       set: set.name,
       label: set.label,
@@ -394,6 +438,7 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
       metric,
       queries: nq,
       sdkCeilingQps,
+      rawClient,
       kernel: kernel.points,
       kernelName: column ? 'column graph' : `usearch ${indexMem.scalar}`,
       usearch: usearch.points,
