@@ -173,6 +173,195 @@ Kernels const& kernels() noexcept {
 inline float l2sq(float const* a, float const* b, std::size_t n) noexcept { return kernels().l2sq(a, b, n); }
 inline float dot(float const* a, float const* b, std::size_t n) noexcept { return kernels().dot(a, b, n); }
 
+// ---- rows of other element types, read in place and widened to float32 per distance ----
+// float16 (IEEE half), bfloat16 (the top 16 bits of a float32) and int8 columns are scored
+// exactly as their float32 values, so the graph needs no float32 copy of them either.
+
+enum class Elem { f32, f16, bf16, i8 };
+
+std::size_t elemBytes(Elem e) noexcept { return e == Elem::f32 ? 4 : e == Elem::i8 ? 1 : 2; }
+
+float halfToFloat(std::uint16_t h) noexcept {
+    std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
+    std::uint32_t exp = (h >> 10) & 0x1fu;
+    std::uint32_t man = h & 0x3ffu;
+    std::uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {  // subnormal: normalise
+            int e = -1;
+            do {
+                e++;
+                man <<= 1;
+            } while ((man & 0x400u) == 0);
+            bits = sign | (std::uint32_t(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+struct F32 {
+    using T = float;
+    static float at(T const* p, std::size_t i) noexcept { return p[i]; }
+};
+struct F16 {
+    using T = std::uint16_t;
+    static float at(T const* p, std::size_t i) noexcept { return halfToFloat(p[i]); }
+};
+struct BF16 {
+    using T = std::uint16_t;
+    static float at(T const* p, std::size_t i) noexcept {
+        std::uint32_t u = std::uint32_t(p[i]) << 16;
+        float f;
+        std::memcpy(&f, &u, 4);
+        return f;
+    }
+};
+struct I8 {
+    using T = std::int8_t;
+    static float at(T const* p, std::size_t i) noexcept { return float(p[i]); }
+};
+
+template <class A, class B> float l2Typed(void const* va, void const* vb, std::size_t n) noexcept {
+    auto a = static_cast<typename A::T const*>(va);
+    auto b = static_cast<typename B::T const*>(vb);
+    float s = 0;
+    for (std::size_t i = 0; i < n; i++) {
+        float d = A::at(a, i) - B::at(b, i);
+        s += d * d;
+    }
+    return s;
+}
+
+template <class A, class B> float dotTyped(void const* va, void const* vb, std::size_t n) noexcept {
+    auto a = static_cast<typename A::T const*>(va);
+    auto b = static_cast<typename B::T const*>(vb);
+    float s = 0;
+    for (std::size_t i = 0; i < n; i++) s += A::at(a, i) * B::at(b, i);
+    return s;
+}
+
+#if defined(HG_X86)
+// 16 elements widened to float32, AVX-512.
+__attribute__((target("avx512f"))) inline __m512 wide16(float const* p) noexcept { return _mm512_loadu_ps(p); }
+__attribute__((target("avx512f"))) inline __m512 wide16(F16::T const* p, F16) noexcept {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(p)));
+}
+__attribute__((target("avx512f"))) inline __m512 wide16(BF16::T const* p, BF16) noexcept {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(p))), 16));
+}
+__attribute__((target("avx512f"))) inline __m512 wide16(I8::T const* p, I8) noexcept {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<__m128i const*>(p))));
+}
+__attribute__((target("avx512f"))) inline __m512 wide16(float const* p, F32) noexcept { return _mm512_loadu_ps(p); }
+
+template <class A, class B> __attribute__((target("avx512f"))) float l2Avx512T(void const* va, void const* vb, std::size_t n) noexcept {
+    auto a = static_cast<typename A::T const*>(va);
+    auto b = static_cast<typename B::T const*>(vb);
+    __m512 s0 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(wide16(a + i, A{}), wide16(b + i, B{}));
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    float s = _mm512_reduce_add_ps(s0);
+    for (; i < n; i++) {
+        float d = A::at(a, i) - B::at(b, i);
+        s += d * d;
+    }
+    return s;
+}
+
+template <class A, class B> __attribute__((target("avx512f"))) float dotAvx512T(void const* va, void const* vb, std::size_t n) noexcept {
+    auto a = static_cast<typename A::T const*>(va);
+    auto b = static_cast<typename B::T const*>(vb);
+    __m512 s0 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(wide16(a + i, A{}), wide16(b + i, B{}), s0);
+    float s = _mm512_reduce_add_ps(s0);
+    for (; i < n; i++) s += A::at(a, i) * B::at(b, i);
+    return s;
+}
+
+// 8 elements widened to float32, AVX2 (+ F16C, which every AVX2 CPU has).
+__attribute__((target("avx2,fma,f16c"))) inline __m256 wide8(float const* p, F32) noexcept { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma,f16c"))) inline __m256 wide8(F16::T const* p, F16) noexcept {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(p)));
+}
+__attribute__((target("avx2,fma,f16c"))) inline __m256 wide8(BF16::T const* p, BF16) noexcept {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<__m128i const*>(p))), 16));
+}
+__attribute__((target("avx2,fma,f16c"))) inline __m256 wide8(I8::T const* p, I8) noexcept {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<__m128i const*>(p))));
+}
+
+template <class A, class B> __attribute__((target("avx2,fma,f16c"))) float l2Avx2T(void const* va, void const* vb, std::size_t n) noexcept {
+    auto a = static_cast<typename A::T const*>(va);
+    auto b = static_cast<typename B::T const*>(vb);
+    __m256 s0 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(wide8(a + i, A{}), wide8(b + i, B{}));
+        s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    float s = hsum256(s0);
+    for (; i < n; i++) {
+        float d = A::at(a, i) - B::at(b, i);
+        s += d * d;
+    }
+    return s;
+}
+
+template <class A, class B> __attribute__((target("avx2,fma,f16c"))) float dotAvx2T(void const* va, void const* vb, std::size_t n) noexcept {
+    auto a = static_cast<typename A::T const*>(va);
+    auto b = static_cast<typename B::T const*>(vb);
+    __m256 s0 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(wide8(a + i, A{}), wide8(b + i, B{}), s0);
+    float s = hsum256(s0);
+    for (; i < n; i++) s += A::at(a, i) * B::at(b, i);
+    return s;
+}
+#endif
+
+using KernelV = float (*)(void const*, void const*, std::size_t) noexcept;
+
+// The four kernels a graph over rows of one element type needs: query (float32) to row, and row
+// to row, for squared L2 and dot.
+struct RowKernels {
+    KernelV l2QM, dotQM, l2MM, dotMM;
+};
+
+template <class E> RowKernels rowKernelsFor() noexcept {
+    std::string isa = kernels().isa;
+#if defined(HG_X86)
+    if (isa == "avx512") return {l2Avx512T<F32, E>, dotAvx512T<F32, E>, l2Avx512T<E, E>, dotAvx512T<E, E>};
+    if (isa == "avx2") return {l2Avx2T<F32, E>, dotAvx2T<F32, E>, l2Avx2T<E, E>, dotAvx2T<E, E>};
+#endif
+    return {l2Typed<F32, E>, dotTyped<F32, E>, l2Typed<E, E>, dotTyped<E, E>};
+}
+
+// float32 rows keep the hand-tuned kernels above (masked tails on AVX-512).
+float l2F32V(void const* a, void const* b, std::size_t n) noexcept { return l2sq(static_cast<float const*>(a), static_cast<float const*>(b), n); }
+float dotF32V(void const* a, void const* b, std::size_t n) noexcept { return dot(static_cast<float const*>(a), static_cast<float const*>(b), n); }
+
+RowKernels rowKernels(Elem e) noexcept {
+    switch (e) {
+    case Elem::f32: return {l2F32V, dotF32V, l2F32V, dotF32V};
+    case Elem::f16: return rowKernelsFor<F16>();
+    case Elem::bf16: return rowKernelsFor<BF16>();
+    case Elem::i8: return rowKernelsFor<I8>();
+    }
+    return {l2F32V, dotF32V, l2F32V, dotF32V};
+}
+
 enum class Kind { l2, mips, cos };
 
 // Distances over rows of the column, rows addressed by the graph's keys (row offsets).
@@ -188,29 +377,32 @@ struct Query {
 };
 
 struct RowMetric {
-    float const* base = nullptr;
+    char const* base = nullptr;
     std::size_t dim = 0;
+    std::size_t rowBytes = 0;
     Kind kind = Kind::l2;
+    RowKernels k{};
     float const* aux = nullptr;  // mips: e(x) per row; cos: 1/|x| per row
 
-    float const* row(std::uint64_t key) const noexcept { return base + key * dim; }
+    void const* row(std::uint64_t key) const noexcept { return base + key * rowBytes; }
+    float rowDot(std::uint64_t key) const noexcept { return k.dotMM(row(key), row(key), dim); }
 
     float between(std::uint64_t a, std::uint64_t b) const noexcept {
         switch (kind) {
-        case Kind::l2: return l2sq(row(a), row(b), dim);
+        case Kind::l2: return k.l2MM(row(a), row(b), dim);
         case Kind::mips: {
             float e = aux[a] - aux[b];
-            return l2sq(row(a), row(b), dim) + e * e;
+            return k.l2MM(row(a), row(b), dim) + e * e;
         }
-        case Kind::cos: return 1.0f - dot(row(a), row(b), dim) * aux[a] * aux[b];
+        case Kind::cos: return 1.0f - k.dotMM(row(a), row(b), dim) * aux[a] * aux[b];
         }
         return 0;
     }
     float toQuery(Query const& q, std::uint64_t b) const noexcept {
         switch (kind) {
-        case Kind::l2: return l2sq(q.v, row(b), dim);
-        case Kind::mips: return l2sq(q.v, row(b), dim) + aux[b] * aux[b];
-        case Kind::cos: return 1.0f - dot(q.v, row(b), dim) * q.inv * aux[b];
+        case Kind::l2: return k.l2QM(q.v, row(b), dim);
+        case Kind::mips: return k.l2QM(q.v, row(b), dim) + aux[b] * aux[b];
+        case Kind::cos: return 1.0f - k.dotQM(q.v, row(b), dim) * q.inv * aux[b];
         }
         return 0;
     }
@@ -379,12 +571,17 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
             throw Napi::TypeError::New(env, "ColumnGraph(column, dim, kind, M, efConstruction, rows, threads)");
         }
         Napi::TypedArray col = info[0].As<Napi::TypedArray>();
-        if (col.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "column must be a Float32Array");
+        // Element type of the column: float32 by default; 'f16' / 'bf16' over a Uint16Array, 'i8'
+        // over an Int8Array.
+        std::string elem = info.Length() > 7 && info[7].IsString() ? info[7].As<Napi::String>().Utf8Value() : "f32";
+        Elem e = elem == "f32" ? Elem::f32 : elem == "f16" ? Elem::f16 : elem == "bf16" ? Elem::bf16 : elem == "i8" ? Elem::i8 : Elem::f32;
+        napi_typedarray_type want = e == Elem::f32 ? napi_float32_array : e == Elem::i8 ? napi_int8_array : napi_uint16_array;
+        if ((elem != "f32" && elem != "f16" && elem != "bf16" && elem != "i8") || col.TypedArrayType() != want)
+            throw Napi::TypeError::New(env, "column must be a Float32Array (f32), Uint16Array (f16, bf16) or Int8Array (i8)");
         column_ = Napi::Persistent(info[0].As<Napi::Object>());
-        auto f32 = info[0].As<Napi::Float32Array>();
         dim_ = info[1].As<Napi::Number>().Uint32Value();
-        if (dim_ == 0 || f32.ElementLength() % dim_ != 0) throw Napi::RangeError::New(env, "column length is not a multiple of dim");
-        rows_ = f32.ElementLength() / dim_;
+        if (dim_ == 0 || col.ElementLength() % dim_ != 0) throw Napi::RangeError::New(env, "column length is not a multiple of dim");
+        rows_ = col.ElementLength() / dim_;
         std::string kind = info[2].As<Napi::String>().Utf8Value();
         if (kind == "l2") metric_.kind = Kind::l2;
         else if (kind == "mips") metric_.kind = Kind::mips;
@@ -403,8 +600,10 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
             for (std::size_t i = 0; i < rows_; i++) keys_[i] = static_cast<std::uint32_t>(i);
         }
         std::size_t threads = std::max<std::size_t>(1, info[6].As<Napi::Number>().Uint32Value());
-        metric_.base = f32.Data();
+        metric_.base = static_cast<char const*>(col.ArrayBuffer().Data()) + col.ByteOffset();
         metric_.dim = dim_;
+        metric_.rowBytes = dim_ * elemBytes(e);
+        metric_.k = rowKernels(e);
         prepareAux();
         uu::index_config_t config(M, 2 * M);
         if (auto err = config.validate()) throw Napi::Error::New(env, std::string("graph config: ") + err.release());
@@ -430,13 +629,13 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         aux_.assign(rows_, 0.0f);
         if (metric_.kind == Kind::cos) {
             for (std::size_t r = 0; r < rows_; r++) {
-                float n2 = dot(metric_.row(r), metric_.row(r), dim_);
+                float n2 = metric_.rowDot(r);
                 aux_[r] = n2 > 0 ? 1.0f / std::sqrt(n2) : 0.0f;
             }
         } else {
             float max2 = 0;
-            for (auto k : keys_) max2 = std::max(max2, dot(metric_.row(k), metric_.row(k), dim_));
-            for (auto k : keys_) aux_[k] = std::sqrt(std::max(0.0f, max2 - dot(metric_.row(k), metric_.row(k), dim_)));
+            for (auto k : keys_) max2 = std::max(max2, metric_.rowDot(k));
+            for (auto k : keys_) aux_[k] = std::sqrt(std::max(0.0f, max2 - metric_.rowDot(k)));
         }
         metric_.aux = aux_.data();
     }

@@ -4,11 +4,11 @@
  *
  * The memory model is Harrier's as built today, not Milvus's: a query node keeps each sealed
  * segment's vector column in memory (search results are re-scored exactly from it, and growing
- * segments and filters scan it). HNSW on float vectors is Harrier's column graph
- * (src/index/column-graph.ts): neighbour lists only, distances read the column in place, plus
- * 8 bytes a row (the row list and a per-row norm or MIPS coordinate), so one copy of the vectors as
- * in knowhere. HNSW on float16/bfloat16/int8/binary keeps usearch's own copy beside the column (2
- * bytes per dimension, bits for binary). IVF_FLAT keeps a
+ * segments and filters scan it). HNSW on float, float16, bfloat16 and int8 vectors is Harrier's
+ * column graph (src/index/column-graph.ts): neighbour lists only, distances read the column in
+ * place, plus 8 bytes a row (the row list and a per-row norm or MIPS coordinate), so one copy of
+ * the vectors as in knowhere. HNSW on binary vectors keeps usearch's own copy (bits) beside the
+ * column. IVF_FLAT keeps a
  * list-ordered copy of the rows; IVF_SQ8/IVF_PQ add codes next to the raw column
  * (src/index/README.md). The Milvus figure is printed alongside for comparison.
  *
@@ -169,11 +169,11 @@ function elementBytes(t: VectorKind, dim: number): number {
 
 /**
  * Bytes per vector an HNSW index adds beside the column and graph: the column graph's row list and
- * per-row value for float32; usearch's copy (float16/bfloat16 as such, int8 as f16, binary as bits)
- * for the other types.
+ * per-row value for float32, float16, bfloat16 and int8 rows (read in place); usearch's copy, in
+ * bits, for binary rows.
  */
 export function hnswCopyBytes(t: VectorKind, dim: number): number {
-  return t === 'float' ? COLUMN_GRAPH_ROW_BYTES : t === 'binary' ? Math.ceil(dim / 8) : dim * 2
+  return t === 'binary' ? Math.ceil(dim / 8) : COLUMN_GRAPH_ROW_BYTES
 }
 
 /** The column graph's per-row extras: a 4-byte row number and a 4-byte norm or MIPS coordinate. */
@@ -228,16 +228,16 @@ function indexModel(i: SizingInput): IndexModel {
     case 'AUTOINDEX': {
       const g = hnswGraphBytesPerRow(i.M)
       const u = hnswCopyBytes(i.vectorType, d)
-      const copy = i.vectorType === 'float' ? `column graph rows ${u} B` : `usearch copy ${u} B`
+      const copy = i.vectorType !== 'binary' ? `column graph rows ${u} B` : `usearch copy ${u} B`
       const rate = HNSW_ROWS_PER_CORE_SEC_128 * (128 / d) * (200 / i.efConstruction)
       return {
         memory: (n) => n * (e + u + g),
         milvusMemory: (n) => n * (e + g),
         // The column graph's file is the graph alone; usearch's holds its copy.
-        files: (n) => n * ((i.vectorType === 'float' ? 0 : u) + g + e),
+        files: (n) => n * ((i.vectorType !== 'binary' ? 0 : u) + g + e),
         memoryFormula: `n x (column ${e} B + ${copy} + graph ${g.toFixed(2)} B), graph = 10 + 4 + 8M + (4M+4)/(M-1), M=${i.M}`,
         milvusFormula: 'n x (vector + graph)',
-        filesFormula: i.vectorType === 'float' ? 'n x (graph + hnsw.data: the raw rows)' : 'n x (usearch file: copy + graph, plus hnsw.data: the raw rows)',
+        filesFormula: i.vectorType !== 'binary' ? 'n x (graph + hnsw.data: the raw rows)' : 'n x (usearch file: copy + graph, plus hnsw.data: the raw rows)',
         buildCoreSec: (n) => n / rate,
         buildFormula: `n / (${HNSW_ROWS_PER_CORE_SEC_128} x 128/dim x 200/efConstruction) = n / ${rate.toFixed(0)} rows per core-second`,
       }

@@ -6,6 +6,8 @@ import { Bitset } from '../common/bitset.js'
 import { gaussianMixture } from './ann-fixture.js'
 import { bruteForceSearch } from './brute-force.js'
 import { columnGraphAvailable, filterWords, newColumnGraph } from './column-graph.js'
+import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from './half-float.js'
+import type { VectorColumn } from '../schema/columns.js'
 
 const N = 3000
 const DIM = 24
@@ -125,28 +127,48 @@ describe('column graph kernels', { skip: process.env.HARRIER_NATIVE_GRAPH === '0
   // Every ISA path (AVX-512, AVX2+FMA, scalar) on a dimension with a ragged tail, in a child
   // process per path (the choice is made once per process): an exhaustive beam must give exactly
   // brute force's top rows for every distance form.
+  const half = JSON.stringify(new URL('./half-float.js', import.meta.url).href)
   const script = `
-    const { ColumnGraph, isa } = require(${JSON.stringify(fileURLToPath(new URL('../../../native/build/Release/harrier_graph.node', import.meta.url)))})
+    import { createRequire } from 'node:module'
+    import { float32ToFloat16, float32ToBfloat16 } from ${half}
+    const { ColumnGraph, isa } = createRequire(import.meta.url)(${JSON.stringify(fileURLToPath(new URL('../../../native/build/Release/harrier_graph.node', import.meta.url)))})
     const dim = 37, n = 400
     let a = 1; const r = () => ((a = (a * 48271) % 2147483647) / 2147483647) * 2 - 1
     const data = Float32Array.from({ length: n * dim }, r), q = Float32Array.from({ length: 5 * dim }, r)
+    const columns = {
+      f32: data,
+      f16: Uint16Array.from(data, float32ToFloat16),
+      bf16: Uint16Array.from(data, float32ToBfloat16),
+      i8: Int8Array.from(data, (x) => Math.round(x * 127)),
+    }
     const out = { isa }
-    for (const kind of ['l2', 'mips', 'cos']) {
-      const g = new ColumnGraph(data, dim, kind, 8, 64, null, 1)
-      g.add(0, n, 1)
-      const m = g.search(q, 5, n, null, 0)
-      out[kind] = Array.from({ length: 5 }, (_, i) => Array.from(m.keys.subarray(i * n, i * n + 10)))
+    for (const [elem, col] of Object.entries(columns)) {
+      for (const kind of ['l2', 'mips', 'cos']) {
+        const g = new ColumnGraph(col, dim, kind, 8, 64, null, 1, elem)
+        g.add(0, n, 1)
+        const m = g.search(q, 5, n, null, 0)
+        out[elem + ' ' + kind] = Array.from({ length: 5 }, (_, i) => Array.from(m.keys.subarray(i * n, i * n + 10)))
+      }
     }
     process.stdout.write(JSON.stringify(out))`
 
-  const exact = (kind: 'l2' | 'mips' | 'cos', data: Float32Array, q: Float32Array, dim: number, n: number): number[][] => {
+  const exact = (kind: 'l2' | 'mips' | 'cos', data: VectorColumn, q: Float32Array, dim: number): number[][] => {
     const metric = kind === 'l2' ? 'L2' : kind === 'mips' ? 'IP' : 'COSINE'
-    return bruteForceSearch({ type: 'FloatVector', dim, data }, { type: 'FloatVector', dim, data: q }, { metric, k: 10 }).map((h) => Array.from(h.rows))
+    // The graph widens rows to float32 and keeps queries in float32: brute force over the widened
+    // rows is the reference.
+    const src = data.data as Float32Array | Uint16Array | Int8Array
+    const n = src.length / dim
+    const wide = new Float32Array(n * dim)
+    for (let i = 0; i < n * dim; i++) {
+      const x = src[i]!
+      wide[i] = data.type === 'Float16Vector' ? float16ToFloat32(x) : data.type === 'BFloat16Vector' ? bfloat16ToFloat32(x) : x
+    }
+    return bruteForceSearch({ type: 'FloatVector', dim, data: wide }, { type: 'FloatVector', dim, data: q }, { metric, k: 10 }).map((h) => Array.from(h.rows))
   }
 
   for (const isa of ['avx512', 'avx2', 'scalar']) {
-    it(`${isa}: exhaustive search equals brute force for L2, IP and COSINE`, (t) => {
-      const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, HARRIER_GRAPH_ISA: isa }, encoding: 'utf8' })
+    it(`${isa}: exhaustive search equals brute force for L2, IP and COSINE over f32, f16, bf16 and int8 rows`, (t) => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, HARRIER_GRAPH_ISA: isa }, encoding: 'utf8' })
       assert.equal(r.status, 0, r.stderr)
       const got = JSON.parse(r.stdout) as Record<string, unknown> & { isa: string }
       if (got.isa !== isa) return t.skip(`this CPU has no ${isa} (ran ${got.isa})`)
@@ -156,7 +178,15 @@ describe('column graph kernels', { skip: process.env.HARRIER_NATIVE_GRAPH === '0
       const rnd = () => ((a = (a * 48271) % 2147483647) / 2147483647) * 2 - 1
       const data = Float32Array.from({ length: n * dim }, rnd)
       const q = Float32Array.from({ length: 5 * dim }, rnd)
-      for (const kind of ['l2', 'mips', 'cos'] as const) assert.deepEqual(got[kind], exact(kind, data, q, dim, n), kind)
+      const columns: Record<string, VectorColumn> = {
+        f32: { type: 'FloatVector', dim, data },
+        f16: { type: 'Float16Vector', dim, data: Uint16Array.from(data, float32ToFloat16) },
+        bf16: { type: 'BFloat16Vector', dim, data: Uint16Array.from(data, float32ToBfloat16) },
+        i8: { type: 'Int8Vector', dim, data: Int8Array.from(data, (x) => Math.round(x * 127)) },
+      }
+      for (const [elem, col] of Object.entries(columns)) {
+        for (const kind of ['l2', 'mips', 'cos'] as const) assert.deepEqual(got[`${elem} ${kind}`], exact(kind, col, q, dim), `${elem} ${kind}`)
+      }
     })
   }
 })

@@ -1,7 +1,7 @@
 /**
  * Harrier's own HNSW addon (`native/column-graph.cc`, built by `npm ci`): usearch's graph
- * (index_gt, header-only) over the segment's float32 column read in place, searched on a native
- * thread pool with an optional allow-list bitset.
+ * (index_gt, header-only) over the segment's float32, float16, bfloat16 or int8 column read in
+ * place, searched on a native thread pool with an optional allow-list bitset.
  *
  * Why beside usearch's prebuilt addon: that one keeps its own copy of every vector (so an index
  * costs the rows twice over) and searches on the calling thread. This one holds only the
@@ -20,6 +20,12 @@ import { DbError } from '../common/errors.js'
 
 /** Distance forms the addon knows: L2 (squared), IP under the MIPS-to-L2 reduction, 1 - cosine. */
 export type ColumnGraphKind = 'l2' | 'mips' | 'cos'
+
+/** Element types of the columns the graph reads in place (widened to float32 per distance). */
+export type ColumnElement = 'f32' | 'f16' | 'bf16' | 'i8'
+
+/** The typed array behind each element type. */
+export type ColumnArray = Float32Array | Uint16Array | Int8Array
 
 /** `counts[i]` candidates for query i sit at keys[i * wanted ...], nearest first. */
 export interface NativeMatches {
@@ -43,13 +49,14 @@ export interface ColumnGraph {
 
 interface Addon {
   readonly ColumnGraph: new (
-    column: Float32Array,
+    column: ColumnArray,
     dim: number,
     kind: ColumnGraphKind,
     M: number,
     efConstruction: number,
     rows: Uint32Array | null,
     threads: number,
+    element?: ColumnElement,
   ) => ColumnGraph
   /**
    * Exact scan of the column's non-null, allowed rows on the native threads: per part of the rows
@@ -96,20 +103,21 @@ export function columnGraphAvailable(): boolean {
 }
 
 export function newColumnGraph(
-  column: Float32Array,
+  column: ColumnArray,
   dim: number,
   kind: ColumnGraphKind,
   M: number,
   efConstruction: number,
   rows: Uint32Array | null,
   threads: number,
+  element: ColumnElement = 'f32',
 ): ColumnGraph {
   const addon = columnGraphAddon()
   if (addon === null) {
     throw new DbError('IndexNotSupported', 'this index needs the harrier_graph addon, which is not built here (run npm ci)')
   }
   try {
-    return new addon.ColumnGraph(column, dim, kind, M, efConstruction, rows, threads)
+    return new addon.ColumnGraph(column, dim, kind, M, efConstruction, rows, threads, element)
   } catch (e) {
     throw new DbError('ServiceInternal', `could not create the HNSW graph: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
   }

@@ -106,18 +106,22 @@ describe('HNSW index: recall against brute force', () => {
     assert.ok(recall(got, bruteForceSearch(data, queries, { metric: 'L2', k: K })) >= 0.95)
   })
 
-  it('IP on float16 rows whose norms overflow f16 storage falls back to f32 in the graph', () => {
+  it('IP on float16 rows whose norms overflow f16: the column graph widens them, a usearch copy falls back to f32', () => {
     const r = rng(11)
     const rows = 300
     const big = Float32Array.from({ length: rows * 4 }, () => (r() * 2 - 1) * 40000)
     const data: VectorColumn = { type: 'Float16Vector', dim: 4, data: Uint16Array.from(big, float32ToFloat16) }
     const queries: VectorColumn = { type: 'Float16Vector', dim: 4, data: Uint16Array.from(big.subarray(0, 40), float32ToFloat16) }
+    const scalarOf = (ix: HnswIndex) => JSON.parse(new TextDecoder().decode(ix.serialize().get('hnsw.meta.json'))).scalar
+    // Any floatStorage asks for a usearch copy; float16 rows keep their own precision there.
+    const copy = buildHnswIndex(data, 'IP', FAST, { threads: 1, floatStorage: 'f32' })
+    assert.equal(scalarOf(copy), 'f32')
     const idx = buildHnswIndex(data, 'IP', FAST, { threads: 1 })
+    assert.equal(scalarOf(idx), columnGraphAvailable() ? 'column' : 'f32')
     const meta = JSON.parse(new TextDecoder().decode(idx.serialize().get('hnsw.meta.json')))
-    assert.equal(meta.scalar, 'f32')
     assert.equal(meta.transform, 'mips')
     const truth = bruteForceSearch(data, queries, { metric: 'IP', k: 5 })
-    for (const ix of [idx, loadHnswIndex(idx.serialize())]) {
+    for (const ix of [idx, loadHnswIndex(idx.serialize()), copy, loadHnswIndex(copy.serialize())]) {
       const got = ix.search(queries, { k: 5, params: { ef: 32 } })
       assert.ok(recall(got, truth) >= 0.95)
       assertExactScores(data, queries, 'IP', got)

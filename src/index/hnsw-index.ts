@@ -54,6 +54,7 @@ import { bruteForceSearch, checkPair, keyRange, type Hits } from './brute-force.
 import {
   countAllowed,
   decodeDenseColumn,
+  type DenseColumn,
   type DenseOrBinary,
   EMPTY_HITS,
   exactScorer,
@@ -64,7 +65,7 @@ import {
   type RowScorer,
   rowToF32,
 } from './dense-rows.js'
-import { type ColumnGraph, type ColumnGraphKind, columnGraphAvailable, filterWords, newColumnGraph } from './column-graph.js'
+import { type ColumnElement, type ColumnGraph, type ColumnGraphKind, columnGraphAvailable, filterWords, newColumnGraph } from './column-graph.js'
 import { type GraphMatches, type GraphSearchBatcher, searchGraph } from './graph-search.js'
 import { type HnswBuildParams, hnswBuildParams, indexTypeSpec, type SearchProfile, searchEf } from './index-params.js'
 import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
@@ -117,8 +118,10 @@ export interface HnswOptions {
    */
   readonly filterExactRows?: number
   /**
-   * Where float32 rows live for the graph: 'column' (default where the harrier_graph addon is
-   * built) reads the segment's column in place; 'bf16'/'f32' give usearch its own copy.
+   * Where rows live for the graph: absent (default where the harrier_graph addon is built) the
+   * graph reads the segment's column in place; 'column' asks for that explicitly; 'bf16'/'f32'
+   * give usearch its own copy (float32 rows at that precision; float16, bfloat16 and int8 rows in
+   * their exact storage, f32 where f16 would overflow).
    */
   readonly floatStorage?: 'f32' | 'bf16' | 'column'
   /** Called after each added chunk with the fraction of rows added. */
@@ -181,12 +184,22 @@ function scalarFor(type: DenseOrBinary['type'], floatStorage?: 'f32' | 'bf16' | 
       return floatStorage ?? (columnGraphAvailable() ? 'column' : 'bf16')
     case 'Float16Vector':
     case 'Int8Vector':
-      return 'f16'
+      return inPlace(floatStorage) ? 'column' : 'f16'
     case 'BFloat16Vector':
-      return 'bf16'
+      return inPlace(floatStorage) ? 'column' : 'bf16'
     case 'BinaryVector':
       return 'b1'
   }
+}
+
+/** Whether rows other than float32 are read in place: asked for, or by default where the addon is built. */
+function inPlace(floatStorage: HnswOptions['floatStorage']): boolean {
+  return floatStorage === 'column' || (floatStorage === undefined && columnGraphAvailable())
+}
+
+/** The column graph's element type for a dense vector type. */
+function columnElement(type: DenseColumn['type']): ColumnElement {
+  return type === 'FloatVector' ? 'f32' : type === 'Float16Vector' ? 'f16' : type === 'BFloat16Vector' ? 'bf16' : 'i8'
 }
 
 /** Elements per row as usearch sees it (bits for binary; one more under the MIPS reduction). */
@@ -265,8 +278,8 @@ export function buildHnswIndex(
   const scalar = asked === 'f16' && Math.sqrt(maxNorm2) > F16_SAFE ? 'f32' : asked
   let graph: Graph | null = null
   if (indexed > 0 && scalar === 'column') {
-    if (data.type !== 'FloatVector') throw invalid(`${data.type} rows cannot be read in place by the graph`)
-    graph = { kind: 'column', c: buildColumnGraph(data.data, data.dim, metric, hp, validRows, indexed, opts) }
+    if (data.type === 'BinaryVector') throw invalid('binary rows cannot be read in place by the graph')
+    graph = { kind: 'column', c: buildColumnGraph(data, metric, hp, validRows, indexed, opts) }
   } else if (indexed > 0) {
     const g = newGraph(loadUsearch(), { metric, dim: data.dim, M: hp.M, efConstruction: hp.efConstruction, scalar, indexed, transform })
     addRows(g, data, validRows, indexed, transform, maxNorm2, opts)
@@ -279,8 +292,7 @@ export function buildHnswIndex(
 }
 
 function buildColumnGraph(
-  column: Float32Array,
-  dim: number,
+  data: DenseColumn,
   metric: MetricType,
   hp: HnswBuildParams,
   validRows: Int32Array | null,
@@ -288,7 +300,7 @@ function buildColumnGraph(
   opts: HnswOptions,
 ): ColumnGraph {
   const threads = opts.threads !== undefined && opts.threads > 0 ? opts.threads : NATIVE_THREADS
-  const g = newColumnGraph(column, dim, columnKind(metric), hp.M, hp.efConstruction, rowList(validRows), threads)
+  const g = newColumnGraph(data.data, data.dim, columnKind(metric), hp.M, hp.efConstruction, rowList(validRows), threads, columnElement(data.type))
   // At least a few steps, so that progress moves and an abort lands within a build of any size.
   const chunk = Math.max(256, Math.min(COLUMN_ADD_CHUNK_ROWS, Math.ceil(indexed / 8)))
   for (let start = 0; start < indexed; start += chunk) {
@@ -819,7 +831,8 @@ export function loadHnswIndex(
     if (bytes === undefined) throw corrupted('missing graph')
     if (bytes.length !== meta.graphBytes || crc32c(bytes) !== meta.graphCrc) throw corrupted('graph checksum mismatch')
     if (meta.scalar === 'column') {
-      graph = { kind: 'column', c: loadColumnGraph(bytes, col as DenseOrBinary & { data: Float32Array }, meta, present) }
+      if (col.type === 'BinaryVector') throw corrupted('binary rows in a column graph')
+      graph = { kind: 'column', c: loadColumnGraph(bytes, col, meta, present) }
     }
   }
   if (meta.indexed > 0 && graph === null) {
@@ -853,8 +866,8 @@ export function loadHnswIndex(
 }
 
 /** A column graph over the loaded column; the addon checks that it indexes exactly `present`. */
-function loadColumnGraph(bytes: Uint8Array, col: DenseOrBinary & { data: Float32Array }, meta: HnswMeta, present: Int32Array | null): ColumnGraph {
-  const g = newColumnGraph(col.data, meta.dim, columnKind(meta.metric), meta.M, meta.efConstruction, rowList(present), 1)
+function loadColumnGraph(bytes: Uint8Array, col: DenseColumn, meta: HnswMeta, present: Int32Array | null): ColumnGraph {
+  const g = newColumnGraph(col.data, meta.dim, columnKind(meta.metric), meta.M, meta.efConstruction, rowList(present), 1, columnElement(col.type))
   try {
     g.load(bytes)
   } catch (e) {
@@ -865,7 +878,8 @@ function loadColumnGraph(bytes: Uint8Array, col: DenseOrBinary & { data: Float32
 
 /** The graph's storage type is one this vector type is built with. */
 function storageFits(meta: HnswMeta): boolean {
-  if (meta.vectorType === 'FloatVector') return meta.scalar === 'f32' || meta.scalar === 'bf16' || meta.scalar === 'column'
+  if (meta.scalar === 'column') return meta.vectorType !== 'BinaryVector'
+  if (meta.vectorType === 'FloatVector') return meta.scalar === 'f32' || meta.scalar === 'bf16'
   return meta.scalar === scalarFor(meta.vectorType) || (meta.scalar === 'f32' && meta.transform === 'mips')
 }
 
