@@ -160,7 +160,8 @@ Kernels pickKernels() noexcept {
 #if defined(HG_X86)
     __builtin_cpu_init();
     if (want != "avx2" && __builtin_cpu_supports("avx512f")) return {l2sqAvx512, dotAvx512, "avx512"};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {l2sqAvx2, dotAvx2, "avx2"};
+    // The AVX2 kernels widen float16 with F16C too.
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return {l2sqAvx2, dotAvx2, "avx2"};
 #endif
     return k;
 }
@@ -504,6 +505,14 @@ struct Filter {
     }
 };
 
+// node-addon-api's As<Uint32Array>() does not check the element type: a Uint8Array passed where
+// words or rows are expected would be read 4x past its end.
+template <typename T>
+T typedArg(Napi::Value v, napi_typedarray_type type, char const* what) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) throw Napi::TypeError::New(v.Env(), what);
+    return v.As<T>();
+}
+
 class ColumnGraph;
 struct Job;
 struct Completions;
@@ -519,7 +528,32 @@ using CompletionQueue = Napi::TypedThreadSafeFunction<std::nullptr_t, Job, compl
 struct Completions {
     CompletionQueue queue;
     std::size_t pending = 0;  // touched on the JS thread only
+    // Jobs whose pool-thread part has not finished. The env's cleanup hook waits for 0 before
+    // finalizers free the graphs, this object and the isolate's ArrayBuffers they read.
+    std::mutex mu;
+    std::condition_variable idle;
+    std::size_t running = 0;
+    void started() {
+        std::lock_guard<std::mutex> lock(mu);
+        running++;
+    }
+    // Last touch of `this` by a pool thread; notified under the lock so the waiter cannot free
+    // the object between the decrement and the notify.
+    void finished() {
+        std::lock_guard<std::mutex> lock(mu);
+        if (--running == 0) idle.notify_all();
+    }
+    void waitIdle() {
+        std::unique_lock<std::mutex> lock(mu);
+        idle.wait(lock, [&] { return running == 0; });
+    }
 };
+
+// Hands a finished job to the JS thread; the job must not be touched after BlockingCall.
+void deliver(Job* job, Completions* c) {
+    (void)c->queue.BlockingCall(job);
+    c->finished();
+}
 
 // One searchAsync call: its queries, where the results go, and the JS objects it reads.
 struct Job {
@@ -588,10 +622,12 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         else if (kind == "cos") metric_.kind = Kind::cos;
         else throw Napi::TypeError::New(env, "kind must be l2, mips or cos");
         M_ = info[3].As<Napi::Number>().Uint32Value();
+        // usearch would quietly replace M = 0 with its default, and later loads would disagree.
+        if (M_ < 2 || M_ > 2048) throw Napi::RangeError::New(env, "M must be in [2, 2048]");
         std::size_t M = M_;
         efConstruction_ = std::max<std::size_t>(1, info[4].As<Napi::Number>().Uint32Value());
         if (info[5].IsTypedArray()) {
-            auto rows = info[5].As<Napi::Uint32Array>();
+            auto rows = typedArg<Napi::Uint32Array>(info[5], napi_uint32_array, "rows must be a Uint32Array");
             keys_.assign(rows.Data(), rows.Data() + rows.ElementLength());
             for (auto k : keys_)
                 if (k >= rows_) throw Napi::RangeError::New(env, "row out of range");
@@ -648,6 +684,7 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         std::size_t to = std::min<std::size_t>(info[1].As<Napi::Number>().Uint32Value(), keys_.size());
         std::size_t threads = std::max<std::size_t>(1, info[2].As<Napi::Number>().Uint32Value());
         if (from > to) throw Napi::RangeError::New(env, "bad range");
+        if (inflight_ != 0) throw Napi::Error::New(env, "add while searches are pending");
         std::atomic<bool> failed{false};
         std::string error;
         std::mutex errMu;
@@ -661,8 +698,10 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
                 std::uint64_t key = keys_[i];
                 auto res = graph_->add(key, key, metric_, config);
                 if (!res) {
+                    // Always release: an unreleased usearch error_t throws from its destructor.
+                    char const* msg = res.error.release();
                     std::lock_guard<std::mutex> lock(errMu);
-                    if (!failed.exchange(true)) error = res.error.release();
+                    if (!failed.exchange(true)) error = msg;
                 }
             }
             contexts_->release(ctx);
@@ -694,8 +733,15 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         auto buf = info[0].As<Napi::Uint8Array>();
         std::uint8_t const* p = buf.Data();
         std::size_t left = buf.ByteLength();
+        if (inflight_ != 0) throw Napi::Error::New(env, "load while searches are pending");
         if (char const* bad = checkStream(p, left)) throw Napi::Error::New(env, std::string("graph load failed: ") + bad);
-        auto res = graph_->load_from_stream([&](void* out, std::size_t n) {
+        // Loaded aside and swapped in only once every check passed: a refused file must not
+        // leave its keys in the graph this object searches.
+        auto fresh = std::make_unique<graph_t>(uu::index_config_t(M_, 2 * M_));
+        std::size_t contexts = SearchPool::get(poolThreads()).threads() + 1;
+        if (!fresh->reserve(uu::index_limits_t(std::max<std::size_t>(keys_.size(), 1), contexts)))
+            throw Napi::Error::New(env, "graph load failed: out of memory");
+        auto res = fresh->load_from_stream([&](void* out, std::size_t n) {
             if (n > left) return false;
             std::memcpy(out, p, n);
             p += n;
@@ -703,15 +749,16 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
             return true;
         });
         if (!res) throw Napi::Error::New(env, std::string("graph load failed: ") + res.error.release());
-        if (left != 0 || graph_->size() != keys_.size()) throw Napi::Error::New(env, "graph load failed: size disagrees");
+        if (left != 0 || fresh->size() != keys_.size()) throw Napi::Error::New(env, "graph load failed: size disagrees");
         std::vector<std::uint8_t> seen(rows_, 0);
         for (auto k : keys_) seen[k] = 1;
-        for (std::size_t s = 0; s < graph_->size(); s++) {
-            std::uint64_t k = uu::get_key(graph_->at(static_cast<std::uint32_t>(s)));
+        for (std::size_t s = 0; s < fresh->size(); s++) {
+            std::uint64_t k = uu::get_key(fresh->at(static_cast<std::uint32_t>(s)));
             if (k >= rows_ || seen[k] != 1) throw Napi::Error::New(env, "graph load failed: unexpected key");
             seen[k] = 2;
         }
-        reserve(graph_->size(), 1);
+        graph_ = std::move(fresh);
+        contexts_ = std::make_unique<ContextPool>(contexts);
         return env.Undefined();
     }
 
@@ -739,7 +786,36 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
             if (need > len) return "truncated nodes";
         }
         if (!top) return "bad header";
-        return need == len ? nullptr : "trailing bytes";
+        if (need != len) return "trailing bytes";
+        // Node contents: index_gt follows neighbour slots and levels without bounds checks.
+        std::uint8_t const* levels = p + sizeof(h);
+        auto levelOf = [&](std::uint64_t slot) {
+            level_t l;
+            std::memcpy(&l, levels + slot * sizeof(level_t), sizeof(l));
+            return l;
+        };
+        if (std::uint64_t(levelOf(h.entry_slot)) != h.max_level) return "bad entry";
+        std::uint8_t const* node = p + sizeof(h) + h.size * sizeof(level_t);
+        for (std::uint64_t i = 0; i < h.size; i++) {
+            level_t level = levelOf(i), own;
+            std::memcpy(&own, node + sizeof(std::uint64_t), sizeof(own));
+            if (own != level) return "bad node level";
+            std::uint8_t const* list = node + sizeof(std::uint64_t) + sizeof(level_t);
+            for (level_t l = 0; l <= level; l++) {
+                std::size_t cap = l == 0 ? 2 * M_ : M_;
+                std::uint32_t count;
+                std::memcpy(&count, list, sizeof(count));
+                if (count > cap) return "bad neighbour count";
+                for (std::uint32_t j = 0; j < count; j++) {
+                    std::uint32_t slot;
+                    std::memcpy(&slot, list + 4 + 4 * j, sizeof(slot));
+                    if (slot >= h.size || levelOf(slot) < l) return "bad neighbour";
+                }
+                list += 4 + 4 * cap;
+            }
+            node += graph_->memory_usage_per_node(level);
+        }
+        return nullptr;
     }
 
     Napi::Value Size(Napi::CallbackInfo const& info) { return Napi::Number::New(info.Env(), double(graph_->size())); }
@@ -763,8 +839,9 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
             auto res = job.filtered ? graph_->search(query, job.wanted, metric_, config, job.filter)
                                     : graph_->search(query, job.wanted, metric_, config);
             if (!res) {
+                char const* msg = res.error.release();
                 std::lock_guard<std::mutex> lock(job.errMu);
-                if (job.error.empty()) job.error = res.error.release();
+                if (job.error.empty()) job.error = msg;
                 job.counts[i] = 0;
                 continue;
             }
@@ -788,11 +865,12 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         job->graph = this;
         job->nq = info[1].As<Napi::Number>().Uint32Value();
         job->wanted = std::max<std::size_t>(1, info[2].As<Napi::Number>().Uint32Value());
+        if (job->wanted > std::max<std::size_t>(1, keys_.size())) throw Napi::RangeError::New(env, "wanted exceeds the indexed rows");
         if (qf.ElementLength() < job->nq * dim_) throw Napi::RangeError::New(env, "queries shorter than nq rows");
         job->queries = qf.Data();
         job->filtered = info[3].IsTypedArray();
         if (job->filtered) {
-            auto w = info[3].As<Napi::Uint32Array>();
+            auto w = typedArg<Napi::Uint32Array>(info[3], napi_uint32_array, "filterWords must be a Uint32Array");
             job->filter.words = w.Data();
             job->filter.size = std::min<std::uint64_t>(info[4].As<Napi::Number>().Int64Value(), std::uint64_t(w.ElementLength()) * 32);
         }
@@ -802,6 +880,7 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
     }
 
   public:
+    std::size_t inflight_ = 0;  // searchAsync jobs not yet completed (JS thread only)
     static Napi::Object result(Napi::Env env, Job& job) {
         auto keys = Napi::Uint32Array::New(env, job.keys.size());
         std::memcpy(keys.Data(), job.keys.data(), job.keys.size() * 4);
@@ -835,6 +914,8 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
         if (job->filtered) job->words = Napi::Persistent(info[3].As<Napi::Object>());
         job->completions = env.GetInstanceData<Completions>();
         if (job->completions->pending++ == 0) job->completions->queue.Ref(env);
+        job->completions->started();
+        inflight_++;
         SearchPool& pool = SearchPool::get(poolThreads());
         std::size_t parts = std::max<std::size_t>(1, std::min(pool.threads(), job->nq));
         std::size_t per = (job->nq + parts - 1) / std::max<std::size_t>(parts, 1);
@@ -847,7 +928,7 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
                 if (job->remaining.fetch_sub(1) != 1) return;
                 // A refused call means the environment is shutting down: the job is left as it
                 // is, since releasing its JS references off the JS thread is not allowed.
-                (void)job->completions->queue.BlockingCall(job);
+                deliver(job, job->completions);
             });
         }
         return promise;
@@ -940,19 +1021,20 @@ Napi::Value ExactSearchAsync(Napi::CallbackInfo const& info) {
     job->exactKind = kind == "l2" ? 0 : kind == "ip" ? 1 : kind == "cos" ? 2 : -1;
     if (job->exactKind < 0) throw Napi::TypeError::New(env, "kind must be l2, ip or cos");
     if (info[3].IsTypedArray()) {
-        auto v = info[3].As<Napi::Uint8Array>();
+        auto v = typedArg<Napi::Uint8Array>(info[3], napi_uint8_array, "valid must be a Uint8Array");
         if (v.ElementLength() < job->rows) throw Napi::RangeError::New(env, "valid shorter than the column");
         job->validRows = v.Data();
         job->valid = Napi::Persistent(info[3].As<Napi::Object>());
     }
     job->nq = info[5].As<Napi::Number>().Uint32Value();
     job->wanted = std::max<std::size_t>(1, info[6].As<Napi::Number>().Uint32Value());
+    if (job->wanted > std::max<std::size_t>(1, job->rows)) throw Napi::RangeError::New(env, "wanted exceeds the rows");
     if (qf.ElementLength() < job->nq * job->dim) throw Napi::RangeError::New(env, "queries shorter than nq rows");
     job->queries = qf.Data();
     job->data = col.Data();
     job->filtered = info[7].IsTypedArray();
     if (job->filtered) {
-        auto w = info[7].As<Napi::Uint32Array>();
+        auto w = typedArg<Napi::Uint32Array>(info[7], napi_uint32_array, "filterWords must be a Uint32Array");
         job->filter.words = w.Data();
         job->filter.size = std::min<std::uint64_t>(info[8].As<Napi::Number>().Int64Value(), std::uint64_t(w.ElementLength()) * 32);
         job->words = Napi::Persistent(info[7].As<Napi::Object>());
@@ -968,6 +1050,7 @@ Napi::Value ExactSearchAsync(Napi::CallbackInfo const& info) {
     Napi::Promise promise = job->deferred->Promise();
     job->completions = env.GetInstanceData<Completions>();
     if (job->completions->pending++ == 0) job->completions->queue.Ref(env);
+    job->completions->started();
     Job* j = job.release();
     j->remaining.store(j->parts);
     std::size_t per = (j->rows + j->parts - 1) / j->parts;
@@ -976,7 +1059,7 @@ Napi::Value ExactSearchAsync(Napi::CallbackInfo const& info) {
         pool.submit([j, p, from, to] {
             runExact(*j, p, from, to);
             if (j->remaining.fetch_sub(1) != 1) return;
-            (void)j->completions->queue.BlockingCall(j);
+            deliver(j, j->completions);
         });
     }
     return promise;
@@ -994,17 +1077,22 @@ void completeJob(Napi::Env env, Napi::Function, std::nullptr_t*, Job* j) {
     j->words.Reset();
     j->column.Reset();
     j->valid.Reset();
+    if (j->graph != nullptr) j->graph->inflight_--;
     if (--j->completions->pending == 0) j->completions->queue.Unref(env);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-    auto* completions = new Completions{CompletionQueue::New(env, "harrier-graph-search", 0, 1), 0};
+    auto* completions = new Completions();
+    completions->queue = CompletionQueue::New(env, "harrier-graph-search", 0, 1);
     completions->queue.Unref(env);
     env.SetInstanceData<Completions>(completions);
+    // Registered after the queue, so it runs before the queue closes and before the finalizers
+    // that free graphs, this Completions and the isolate's ArrayBuffers (hooks run in reverse).
+    env.AddCleanupHook([completions] { completions->waitIdle(); });
     exports.Set("ColumnGraph", ColumnGraph::Init(env));
     exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
     exports.Set("exactSearchAsync", Napi::Function::New(env, ExactSearchAsync));
-    exports.Set("searchThreads", Napi::Number::New(env, double(poolThreads())));
+    exports.Set("searchThreads", Napi::Number::New(env, double(SearchPool::get(poolThreads()).threads())));
     exports.Set("isa", Napi::String::New(env, kernels().isa));
     return exports;
 }

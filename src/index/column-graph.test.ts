@@ -123,6 +123,64 @@ describe('column graph completions', { skip: process.env.HARRIER_NATIVE_GRAPH ==
   })
 })
 
+describe('column graph robustness', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' && 'HARRIER_NATIVE_GRAPH=0' }, () => {
+  const addon = JSON.stringify(fileURLToPath(new URL('../../../native/build/Release/harrier_graph.node', import.meta.url)))
+
+  it('worker threads that exit with searches pending leave the process running', () => {
+    // Each worker starts graph and exact searches and exits at once: its environment must wait
+    // for the native threads before freeing what they read.
+    const worker = `
+      const { ColumnGraph, exactSearchAsync } = require(${addon})
+      const dim = 16, n = 8000
+      const col = Float32Array.from({ length: n * dim }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1)
+      const g = new ColumnGraph(col, dim, 'l2', 8, 16, null, 2)
+      g.add(0, n, 2)
+      const q = col.subarray(0, 500 * dim)
+      for (let i = 0; i < 4; i++) g.searchAsync(q, 500, 50, null, 0)
+      for (let i = 0; i < 4; i++) exactSearchAsync(col, dim, 'l2', null, q, 500, 50, null, 0)
+      setTimeout(() => process.exit(0), 2)`
+    const script = `
+      const { Worker } = require('node:worker_threads')
+      let done = 0
+      const go = () => { const w = new Worker(${JSON.stringify(worker)}, { eval: true }); w.on('exit', () => { if (++done < 6) go(); else process.stdout.write('survived ' + done) }) }
+      go()`
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 })
+    assert.equal(r.signal, null, r.stderr)
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout, 'survived 6')
+  })
+
+  it('a graph file with a neighbour outside the graph is refused at load', () => {
+    const g = newColumnGraph(data, DIM, 'l2', 8, 32, null, 1)
+    g.add(0, 500, 1)
+    const rows = Uint32Array.from({ length: 500 }, (_, i) => i)
+    const bytes = new Uint8Array(g.save())
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    // Header (5 x u64), then one i16 level per node, then the nodes: key u64, level i16, and per
+    // level a u32 count and the slots (2M on level 0, M above). Point the first used slot away.
+    let off = 40 + 2 * 500
+    for (let i = 0; i < 500; i++) {
+      const level = dv.getInt16(40 + 2 * i, true)
+      if (dv.getUint32(off + 10, true) > 0) {
+        dv.setUint32(off + 14, 0x7ffffff0, true)
+        break
+      }
+      off += 10 + (4 + 4 * 16) + level * (4 + 4 * 8)
+    }
+    const back = newColumnGraph(data, DIM, 'l2', 8, 32, rows, 1)
+    assert.throws(() => back.load(bytes), /bad neighbour/)
+  })
+
+  it('rejects typed arrays of the wrong element type and impossible sizes', () => {
+    const g = newColumnGraph(data, DIM, 'l2', 8, 32, null, 1)
+    g.add(0, 200, 1)
+    const q = queries.subarray(0, DIM)
+    assert.throws(() => g.search(q, 1, 10, new Uint8Array(4) as unknown as Uint32Array, 32), /Uint32Array/)
+    assert.throws(() => g.search(q, 1, 1e9, null, 0), /wanted exceeds/)
+    assert.throws(() => newColumnGraph(data, DIM, 'l2', 0, 32, null, 1), /M must be/)
+  })
+})
+
 describe('column graph kernels', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' && 'HARRIER_NATIVE_GRAPH=0' }, () => {
   // Every ISA path (AVX-512, AVX2+FMA, scalar) on a dimension with a ragged tail, in a child
   // process per path (the choice is made once per process): an exhaustive beam must give exactly

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Bitset } from '../common/bitset.js'
@@ -304,6 +308,37 @@ describe('HNSW index: serialize and load', () => {
     const graphBytes = (ix: HnswIndex) => ix.serialize().get('hnsw.graph')!.length
     assert.ok(graphBytes(half) < 0.85 * graphBytes(full))
     if (columnGraphAvailable()) assert.ok(graphBytes(idx) < graphBytes(half))
+  })
+
+  it('files of the graph addon load where it is switched off: the graph is rebuilt on usearch', () => {
+    if (!columnGraphAvailable()) return
+    const dir = mkdtempSync(join(tmpdir(), 'harrier-hnsw-fallback-'))
+    try {
+      for (const [name, bytes] of idx.serialize()) writeFileSync(join(dir, name), bytes)
+      const qf = queries.data as Float32Array
+      writeFileSync(join(dir, 'queries.bin'), new Uint8Array(qf.buffer, qf.byteOffset, qf.byteLength))
+      const mod = JSON.stringify(new URL('./hnsw-index.js', import.meta.url).href)
+      const script = `
+        import { readFileSync, readdirSync } from 'node:fs'
+        import { loadHnswIndex } from ${mod}
+        const dir = ${JSON.stringify(dir)}
+        const files = new Map(readdirSync(dir).filter((f) => f.startsWith('hnsw.')).map((f) => [f, new Uint8Array(readFileSync(dir + '/' + f))]))
+        const ix = loadHnswIndex(files)
+        const q = readFileSync(dir + '/queries.bin')
+        const data = new Float32Array(q.buffer, q.byteOffset, q.byteLength / 4)
+        const got = ix.search({ type: 'FloatVector', dim: ${DIM}, data }, { k: ${K}, params: { ef: 64 } })
+        const scalar = JSON.parse(new TextDecoder().decode(ix.serialize().get('hnsw.meta.json'))).scalar
+        process.stdout.write(JSON.stringify({ scalar, rows: got.map((h) => Array.from(h.rows)) }))`
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, HARRIER_NATIVE_GRAPH: '0' }, encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+      const out = JSON.parse(r.stdout) as { scalar: string; rows: number[][] }
+      assert.equal(out.scalar, 'bf16')
+      const truth = bruteForceSearch(data, queries, { metric: 'COSINE', k: K })
+      const got = out.rows.map((rows) => ({ rows: Int32Array.from(rows), scores: new Float32Array(rows.length) }))
+      assert.ok(recall(got, truth) >= 0.95)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('detects damaged files instead of handing them to usearch', () => {

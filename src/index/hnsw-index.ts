@@ -825,6 +825,12 @@ export function loadHnswIndex(
   const col = data === undefined ? decodeColumn(files, meta) : checkColumn(data, meta)
   const present = nonNullRows(col.valid, meta.rows)
   if ((present === null ? meta.rows : present.length) !== meta.indexed) throw corrupted('null rows disagree')
+  if (meta.scalar === 'column' && meta.indexed > 0 && !columnGraphAvailable() && col.type !== 'BinaryVector') {
+    // Written by a build with the graph addon, read where it is not built (or switched off): the
+    // graph file is the addon's, so the same graph is rebuilt on usearch from the rows, as slow as
+    // the first build but correct, rather than leaving the segment unserved.
+    return buildHnswIndex(col, meta.metric, meta.params, { indexType: meta.indexType, floatStorage: 'bf16', ...opts })
+  }
   let graph: Graph | null = null
   if (meta.indexed > 0) {
     const bytes = files.get(GRAPH_FILE)
