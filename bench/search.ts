@@ -130,8 +130,7 @@ function walk(dir: string): string[] {
 }
 
 async function lanceSweep(set: BenchSet, truth: readonly Hits[]): Promise<SweepPoint[]> {
-  const { base, queries: qdata, rows, dim } = set
-  const nq = qdata.length / dim
+  const { base, rows, dim } = set
   const distance = set.metric === 'L2' ? 'l2' : 'cosine'
   const lancedb = await import('@lancedb/lancedb')
   const dir = await tempDataDir()
@@ -140,21 +139,10 @@ async function lanceSweep(set: BenchSet, truth: readonly Hits[]): Promise<SweepP
     const data = Array.from({ length: rows }, (_, i) => ({ id: i, vector: Array.from(base.subarray(i * dim, (i + 1) * dim)) }))
     const table = await db.createTable('t', data, { mode: 'overwrite' })
     await table.createIndex('vector', { config: lancedb.Index.hnswSq({ numPartitions: 1, distanceType: distance, m: M, efConstruction: EF_CONSTRUCTION }) })
-    const out: SweepPoint[] = []
-    for (const ef of EFS) {
-      const lat: number[] = []
-      const got: number[][] = []
-      const start = performance.now()
-      for (let i = 0; i < nq; i++) {
-        const s = performance.now()
-        const res = (await table.vectorSearch(Array.from(qdata.subarray(i * dim, (i + 1) * dim))).distanceType(distance).select(['id']).limit(K).ef(Math.max(ef, K)).toArray()) as { id: number }[]
-        got.push(res.map((r) => Number(r.id)))
-        lat.push(performance.now() - s)
-      }
-      const ms = performance.now() - start
-      lat.sort((a, b) => a - b)
-      out.push({ ef, qps: (nq * 1000) / ms, recall: recallOf(got, truth), p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) })
-    }
+    const out = await sweep(set, truth, async (q, wanted) => {
+      const res = (await table.vectorSearch(Array.from(q)).distanceType(distance).select(['id']).limit(K).ef(wanted).toArray()) as { id: number }[]
+      return res.map((r) => r.id)
+    })
     table.close()
     db.close()
     return out
@@ -164,10 +152,14 @@ async function lanceSweep(set: BenchSet, truth: readonly Hits[]): Promise<SweepP
 }
 
 /**
- * ef sweep of one in-process kernel: `search(query, wanted)` returns the first keys (rows) of a
- * beam of `wanted`, nearest first.
+ * ef sweep of one in-process engine: `search(query, wanted)` returns the first keys (rows) of a
+ * beam of `wanted`, nearest first (synchronously, or as a promise for LanceDB).
  */
-function sweep(set: BenchSet, truth: readonly Hits[], search: (q: Float32Array, wanted: number) => ArrayLike<number | bigint>): SweepPoint[] {
+async function sweep(
+  set: BenchSet,
+  truth: readonly Hits[],
+  search: (q: Float32Array, wanted: number) => ArrayLike<number | bigint> | Promise<ArrayLike<number | bigint>>,
+): Promise<SweepPoint[]> {
   const { queries: qdata, dim } = set
   const nq = qdata.length / dim
   const points: SweepPoint[] = []
@@ -178,7 +170,9 @@ function sweep(set: BenchSet, truth: readonly Hits[], search: (q: Float32Array, 
     for (let i = 0; i < nq; i++) {
       const s = performance.now()
       // Same contract as Harrier's wrapper: the beam is max(ef, k), the best k are kept.
-      const keys = search(qdata.slice(i * dim, (i + 1) * dim), Math.max(ef, K))
+      const found = search(qdata.slice(i * dim, (i + 1) * dim), Math.max(ef, K))
+      // Synchronous kernels are timed without an await per query.
+      const keys = found instanceof Promise ? await found : found
       got.push(Array.from({ length: Math.min(K, keys.length) }, (_, j) => Number(keys[j])))
       lat.push(performance.now() - s)
     }
@@ -190,15 +184,15 @@ function sweep(set: BenchSet, truth: readonly Hits[], search: (q: Float32Array, 
 }
 
 /** Harrier's column graph in-process: built on all cores, searched synchronously on one thread. */
-function columnGraphSweep(set: BenchSet, truth: readonly Hits[]): { points: SweepPoint[]; buildMs: number } {
+async function columnGraphSweep(set: BenchSet, truth: readonly Hits[]): Promise<{ points: SweepPoint[]; buildMs: number }> {
   const t0 = performance.now()
   const g = newColumnGraph(set.base, set.dim, set.metric === 'L2' ? 'l2' : 'cos', M, EF_CONSTRUCTION, null, cpus().length)
   g.add(0, set.rows, cpus().length)
   const buildMs = performance.now() - t0
-  return { points: sweep(set, truth, (q, wanted) => { const m = g.search(q, 1, wanted, null, 0); return m.keys.subarray(0, m.counts[0]) }), buildMs }
+  return { points: await sweep(set, truth, (q, wanted) => { const m = g.search(q, 1, wanted, null, 0); return m.keys.subarray(0, m.counts[0]) }), buildMs }
 }
 
-function usearchSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { points: SweepPoint[]; buildMs: number } {
+async function usearchSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): Promise<{ points: SweepPoint[]; buildMs: number }> {
   const { base, rows, dim } = set
   const u = createRequire(import.meta.url)('usearch') as typeof import('usearch')
   const quantization = { f32: u.ScalarKind.F32, f16: u.ScalarKind.F16, bf16: u.ScalarKind.BF16 }[scalar] ?? u.ScalarKind.F32
@@ -214,7 +208,7 @@ function usearchSweep(set: BenchSet, scalar: string, truth: readonly Hits[]): { 
   })
   direct.add(BigUint64Array.from({ length: rows }, (_, i) => BigInt(i)), base, 0)
   const buildMs = performance.now() - t0
-  return { points: sweep(set, truth, (q, wanted) => direct.search(q, wanted, 1).keys), buildMs }
+  return { points: await sweep(set, truth, (q, wanted) => direct.search(q, wanted, 1).keys), buildMs }
 }
 
 /** Replays captured SDK Search requests through a bare grpc-js client, one at a time. */
@@ -426,9 +420,9 @@ export async function runSearchBench(set: BenchSet, opts: { filtered: boolean })
 
     // ---- the kernel in-process, on the vectors as Harrier's index stores them; usearch as a peer
     const column = indexMem.scalar === 'column'
-    const kernel = column ? columnGraphSweep(set, truth) : usearchSweep(set, indexMem.scalar, truth)
+    const kernel = column ? await columnGraphSweep(set, truth) : await usearchSweep(set, indexMem.scalar, truth)
     const kernelAtTarget = kernel.points.find((p) => p.recall >= TARGET)
-    const usearch = column ? usearchSweep(set, 'f32', truth) : kernel
+    const usearch = column ? await usearchSweep(set, 'f32', truth) : kernel
 
     return {
       set: set.name,

@@ -47,17 +47,23 @@ export interface ColumnGraph {
   searchAsync(queries: Float32Array, nq: number, wanted: number, words: Uint32Array | null, size: number): Promise<NativeMatches>
 }
 
+/**
+ * The addon's constructor arguments: the column, its dim, the distance form, M, efConstruction,
+ * the rows to index (null: all), threads for add, and the element type (default 'f32').
+ */
+type ColumnGraphArgs = [
+  column: ColumnArray,
+  dim: number,
+  kind: ColumnGraphKind,
+  M: number,
+  efConstruction: number,
+  rows: Uint32Array | null,
+  threads: number,
+  element?: ColumnElement,
+]
+
 interface Addon {
-  readonly ColumnGraph: new (
-    column: ColumnArray,
-    dim: number,
-    kind: ColumnGraphKind,
-    M: number,
-    efConstruction: number,
-    rows: Uint32Array | null,
-    threads: number,
-    element?: ColumnElement,
-  ) => ColumnGraph
+  readonly ColumnGraph: new (...args: ColumnGraphArgs) => ColumnGraph
   /**
    * Exact scan of the column's non-null, allowed rows on the native threads: per part of the rows
    * and query, up to `wanted` candidate rows nearest first by the addon's own float32 kernels
@@ -102,22 +108,13 @@ export function columnGraphAvailable(): boolean {
   return columnGraphAddon() !== null
 }
 
-export function newColumnGraph(
-  column: ColumnArray,
-  dim: number,
-  kind: ColumnGraphKind,
-  M: number,
-  efConstruction: number,
-  rows: Uint32Array | null,
-  threads: number,
-  element: ColumnElement = 'f32',
-): ColumnGraph {
+export function newColumnGraph(...args: ColumnGraphArgs): ColumnGraph {
   const addon = columnGraphAddon()
   if (addon === null) {
     throw new DbError('IndexNotSupported', 'this index needs the harrier_graph addon, which is not built here (run npm ci)')
   }
   try {
-    return new addon.ColumnGraph(column, dim, kind, M, efConstruction, rows, threads, element)
+    return new addon.ColumnGraph(...args)
   } catch (e) {
     throw new DbError('ServiceInternal', `could not create the HNSW graph: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
   }
