@@ -1,9 +1,9 @@
 /**
- * HNSW. Float32 rows go on the column graph (column-graph.ts: Harrier's addon over usearch's
- * header-only graph, reading the segment's column in place, filtering while it walks, searching on
- * native threads); the other vector types, and float32 where that addon is not built or a copy is
- * asked for (`floatStorage`), on usearch's prebuilt addon as described below. Either way the graph
- * finds candidates, and every reported
+ * HNSW. Float32, float16, bfloat16 and int8 rows go on the column graph (column-graph.ts: Harrier's
+ * addon over usearch's header-only graph, reading the segment's column in place, filtering while
+ * it walks, searching on native threads); binary rows, and every type where that addon is not
+ * built or a copy is asked for (`floatStorage`), on usearch's prebuilt addon as described below.
+ * Either way the graph finds candidates, and every reported
  * score is recomputed from the raw column with the brute-force kernels, so scores are exactly what
  * bruteForceSearch and `distance()` give for the same pair (Milvus's L2 squared, IP and COSINE as
  * similarities, HAMMING, JACCARD) whatever precision or distance form usearch used internally.
@@ -72,7 +72,7 @@ import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
 
 type Usearch = typeof usearchModule
-/** 'column': no copy at all, the graph reads the float32 column in place (column-graph.ts). */
+/** 'column': no copy at all, the graph reads the segment's column in place (column-graph.ts). */
 type ScalarName = 'f32' | 'f16' | 'bf16' | 'b1' | 'column'
 /** How rows are fed to usearch: as they are, or under the MIPS-to-L2 reduction (IP). */
 type Transform = 'none' | 'mips'
@@ -151,7 +151,7 @@ interface HnswMeta {
 
 /**
  * The graph behind an HnswIndex: usearch's index with its own copy of the rows, or the column
- * graph, which reads the float32 column in place, filters natively and searches off the event loop.
+ * graph, which reads the column in place, filters natively and searches off the event loop.
  */
 type Graph = { readonly kind: 'usearch'; readonly u: UsearchIndex } | { readonly kind: 'column'; readonly c: ColumnGraph }
 
