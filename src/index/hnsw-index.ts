@@ -67,6 +67,7 @@ import {
 } from './dense-rows.js'
 import { type ColumnElement, type ColumnGraph, type ColumnGraphKind, columnGraphAvailable, filterWords, newColumnGraph } from './column-graph.js'
 import { type GraphMatches, type GraphSearchBatcher, searchGraph } from './graph-search.js'
+import { nativeExactApplies, nativeExactSearch } from './native-exact.js'
 import { type HnswBuildParams, hnswBuildParams, indexTypeSpec, type SearchProfile, searchEf } from './index-params.js'
 import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
@@ -488,7 +489,7 @@ export class HnswIndex implements VectorIndex {
     } else {
       m = await batcher.search(graph.u, matrix, plan.live.length, plan.wanted, this.#searchContexts)
     }
-    this.#finish(plan, plan.live, m)
+    await this.#finishAsync(plan, plan.live, m)
     return plan.result
   }
 
@@ -575,22 +576,60 @@ export class HnswIndex implements VectorIndex {
     for (let i = 0; i < batch.length; i++) {
       const qi = batch[i]!
       const score = this.#scorer(q, qi)
-      const cand: Candidates = { keys: [], rows: [] }
-      let verdict = this.#pass(ctx, score, m.keys, i * wanted, m.counts[i]!, wanted, cand)
-      let w = wanted
-      while (verdict === 'grow') {
-        w = Math.min(this.indexed, w * GROWTH)
-        if (w * 2 > this.indexed) {
-          verdict = 'exact'
-          break
-        }
-        const r = this.#searchSync(graph, this.#queryMatrix(q, [qi], udim), 1, w, ctx.allow)
-        cand.keys.length = 0
-        cand.rows.length = 0
-        verdict = this.#pass(ctx, score, r.keys, 0, r.counts[0]!, w, cand)
+      let next = this.#next(ctx, score, m.keys, i * wanted, m.counts[i]!, wanted)
+      while ('wanted' in next) {
+        const r = this.#searchSync(graph, this.#queryMatrix(q, [qi], udim), 1, next.wanted, ctx.allow)
+        next = this.#next(ctx, score, r.keys, 0, r.counts[0]!, next.wanted)
       }
-      plan.result[qi] = verdict === 'exact' ? this.#exactOne(q, qi, plan.exactOpts) : toHits(cand, ctx.k, higherIsBetter(this.metric))
+      plan.result[qi] = 'hits' in next ? next.hits : this.#exactOne(q, qi, plan.exactOpts)
     }
+  }
+
+  /**
+   * #finish for searchBatched: a query that comes back short grows its beam on the column graph's
+   * native threads, and one that goes exact scans on them where the native scan applies, so that
+   * even the retries keep graph walks and large scans off the event loop.
+   */
+  async #finishAsync(plan: GraphPlan, batch: readonly number[], m: GraphMatches): Promise<void> {
+    const { q, ctx, wanted, udim, graph } = plan
+    if (graph.kind !== 'column') return this.#finish(plan, batch, m)
+    for (let i = 0; i < batch.length; i++) {
+      const qi = batch[i]!
+      const score = this.#scorer(q, qi)
+      let next = this.#next(ctx, score, m.keys, i * wanted, m.counts[i]!, wanted)
+      while ('wanted' in next) {
+        let r: GraphMatches
+        try {
+          r = await graph.c.searchAsync(this.#queryMatrix(q, [qi], udim), 1, next.wanted, ...filterWords(ctx.allow))
+        } catch (e) {
+          throw new DbError('ServiceInternal', 'HNSW graph search failed', { cause: e })
+        }
+        next = this.#next(ctx, score, r.keys, 0, r.counts[0]!, next.wanted)
+      }
+      if ('hits' in next) {
+        plan.result[qi] = next.hits
+        continue
+      }
+      const one = oneRow(q, qi)
+      const { metric, k, allow, radius } = plan.exactOpts
+      plan.result[qi] = nativeExactApplies(this.#data, one, metric, radius !== undefined)
+        ? (await nativeExactSearch(this.#data, one, { metric, k, allow }))[0]!
+        : this.#exactOne(q, qi, plan.exactOpts)
+    }
+  }
+
+  /**
+   * One query's state after a pass over `count` graph candidates at keys[off...]: its hits, a
+   * wider beam to search next (grown x4), or an exact scan (once the beam would cover half the
+   * graph, or the graph cannot say what is missing).
+   */
+  #next(ctx: PassContext, score: RowScorer, keys: BigUint64Array | Uint32Array, off: number, count: number, wanted: number): Next {
+    const cand: Candidates = { keys: [], rows: [] }
+    const verdict = this.#pass(ctx, score, keys, off, count, wanted, cand)
+    if (verdict === 'done') return { hits: toHits(cand, ctx.k, higherIsBetter(this.metric)) }
+    if (verdict === 'exact') return { exact: true }
+    const w = Math.min(this.indexed, wanted * GROWTH)
+    return w * 2 > this.indexed ? { exact: true } : { wanted: w }
   }
 
   /**
@@ -711,6 +750,9 @@ interface GraphPlan {
 }
 
 type SearchPlan = { readonly kind: 'done'; readonly hits: Hits[] } | GraphPlan
+
+/** See HnswIndex.#next. */
+type Next = { readonly hits: Hits } | { readonly wanted: number } | { readonly exact: true }
 
 interface PassContext {
   readonly k: number
