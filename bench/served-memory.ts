@@ -13,8 +13,12 @@ import { startServer } from '../tests/e2e/server.js'
 const [dataDir, collection, rowsText] = process.argv.slice(2)
 const server = await startServer({ dataDir: dataDir! })
 try {
+  // The SDK client lives in this process too: both runs create one and call the server, so that
+  // the difference holds only what the collection costs the server.
+  const client = server.client()
+  const listed = await client.showCollections()
+  if (listed.status.error_code !== 'Success') throw new Error(listed.status.reason)
   if (collection) {
-    const client = server.client()
     for (;;) {
       const d = (await client.describeIndex({ collection_name: collection, field_name: 'v' })).index_descriptions[0]
       if (d && d.state === 'Finished' && Number(d.indexed_rows) >= Number(rowsText)) break
