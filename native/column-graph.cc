@@ -636,7 +636,11 @@ class ColumnGraph : public Napi::ObjectWrap<ColumnGraph> {
             for (std::size_t i = 0; i < rows_; i++) keys_[i] = static_cast<std::uint32_t>(i);
         }
         std::size_t threads = std::max<std::size_t>(1, info[6].As<Napi::Number>().Uint32Value());
-        metric_.base = static_cast<char const*>(col.ArrayBuffer().Data()) + col.ByteOffset();
+        // The element data itself (offset included), whatever the buffer: ArrayBuffer or shared.
+        void* data = nullptr;
+        if (napi_get_typedarray_info(env, col, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok)
+            throw Napi::TypeError::New(env, "column is not a readable typed array");
+        metric_.base = static_cast<char const*>(data);
         metric_.dim = dim_;
         metric_.rowBytes = dim_ * elemBytes(e);
         metric_.k = rowKernels(e);

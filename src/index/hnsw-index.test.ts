@@ -9,7 +9,7 @@ import type { VectorColumn } from '../schema/columns.js'
 import { gaussianMixture, recall, rng } from './ann-fixture.js'
 import { assertExactScores, assertKind, bits, columnKit, randomAllow as randomAllowRows } from './index-test-kit.js'
 import { bruteForceSearch } from './brute-force.js'
-import { float32ToFloat16 } from './half-float.js'
+import { float32ToBfloat16, float32ToFloat16 } from './half-float.js'
 import { buildHnswIndex, HnswIndex, loadHnswIndex } from './hnsw-index.js'
 import { columnGraphAvailable } from './column-graph.js'
 import { buildVectorIndex, isColumnCopyFile, loadVectorIndex } from './index-factory.js'
@@ -308,6 +308,24 @@ describe('HNSW index: serialize and load', () => {
     const graphBytes = (ix: HnswIndex) => ix.serialize().get('hnsw.graph')!.length
     assert.ok(graphBytes(half) < 0.85 * graphBytes(full))
     if (columnGraphAvailable()) assert.ok(graphBytes(idx) < graphBytes(half))
+  })
+
+  it('float16, bfloat16 and int8 files with a usearch copy (older files, or floatStorage) still load', () => {
+    const r = rng(21)
+    const src = Float32Array.from({ length: 400 * 8 }, () => r() * 2 - 1)
+    const columns: VectorColumn[] = [
+      { type: 'Float16Vector', dim: 8, data: Uint16Array.from(src, float32ToFloat16) },
+      { type: 'BFloat16Vector', dim: 8, data: Uint16Array.from(src, float32ToBfloat16) },
+      { type: 'Int8Vector', dim: 8, data: Int8Array.from(src, (x) => Math.round(x * 100)) },
+    ]
+    for (const col of columns) {
+      const copy = buildHnswIndex(col, 'L2', FAST, { threads: 1, floatStorage: 'bf16' })
+      const scalar = JSON.parse(new TextDecoder().decode(copy.serialize().get('hnsw.meta.json'))).scalar
+      assert.equal(scalar, col.type === 'BFloat16Vector' ? 'bf16' : 'f16')
+      const back = loadHnswIndex(copy.serialize(), col)
+      const q: VectorColumn = { ...col, data: col.data.slice(0, 8 * 5) } as VectorColumn
+      assert.deepEqual(back.search(q, { k: 5, params: { ef: 32 } }), copy.search(q, { k: 5, params: { ef: 32 } }), col.type)
+    }
   })
 
   it('files of the graph addon load where it is switched off: the graph is rebuilt on usearch', () => {

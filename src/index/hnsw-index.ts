@@ -612,7 +612,7 @@ export class HnswIndex implements VectorIndex {
       }
       const one = oneRow(q, qi)
       const { metric, k, allow, radius } = plan.exactOpts
-      plan.result[qi] = nativeExactApplies(this.#data, one, metric, radius !== undefined)
+      plan.result[qi] = nativeExactApplies(this.#data, one, metric, radius !== undefined, k, allow)
         ? (await nativeExactSearch(this.#data, one, { metric, k, allow }))[0]!
         : this.#exactOne(q, qi, plan.exactOpts)
     }
@@ -928,7 +928,7 @@ function loadColumnGraph(bytes: Uint8Array, col: DenseColumn, meta: HnswMeta, pr
 function storageFits(meta: HnswMeta): boolean {
   if (meta.scalar === 'column') return meta.vectorType !== 'BinaryVector'
   if (meta.vectorType === 'FloatVector') return meta.scalar === 'f32' || meta.scalar === 'bf16'
-  return meta.scalar === scalarFor(meta.vectorType) || (meta.scalar === 'f32' && meta.transform === 'mips')
+  return meta.scalar === scalarFor(meta.vectorType, 'f32') || (meta.scalar === 'f32' && meta.transform === 'mips')
 }
 
 function checkColumn(data: VectorColumn, meta: HnswMeta): DenseOrBinary {

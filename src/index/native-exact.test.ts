@@ -49,15 +49,34 @@ describe('native exact search', { skip: !columnGraphAvailable() && 'the harrier_
     }
   })
 
-  it('takes only large float32 top-k searches', () => {
+  it('takes only large float32 top-k searches with few candidates and enough allowed rows', () => {
     const col: VectorColumn = { type: 'FloatVector', dim: DIM, data }
-    assert.equal(nativeExactApplies(col, queries, 'L2', false), true)
-    assert.equal(nativeExactApplies(col, queries, 'L2', true), false, 'range search stays in JS')
-    assert.equal(nativeExactApplies(col, queries, 'HAMMING', false), false)
+    assert.equal(nativeExactApplies(col, queries, 'L2', false, 10), true)
+    assert.equal(nativeExactApplies(col, queries, 'L2', true, 10), false, 'range search stays in JS')
+    assert.equal(nativeExactApplies(col, queries, 'HAMMING', false, 10), false)
     const small: VectorColumn = { type: 'FloatVector', dim: DIM, data: data.subarray(0, DIM * 100) }
-    assert.equal(nativeExactApplies(small, queries, 'L2', false), false)
+    assert.equal(nativeExactApplies(small, queries, 'L2', false, 10), false)
     const f16: VectorColumn = { type: 'Float16Vector', dim: DIM, data: new Uint16Array(N * DIM) }
-    assert.equal(nativeExactApplies(f16, { type: 'Float16Vector', dim: DIM, data: new Uint16Array(DIM) }, 'L2', false), false)
+    assert.equal(nativeExactApplies(f16, { type: 'Float16Vector', dim: DIM, data: new Uint16Array(DIM) }, 'L2', false, 10), false)
+    // A k near the row count would re-score more candidates on the event loop than the scan saves.
+    assert.equal(nativeExactApplies(col, queries, 'L2', false, N / 2), false)
+    // A selective filter leaves the JS scan (which walks allowed rows only) little to do.
+    const few = new Bitset(N)
+    for (let i = 0; i < N; i += 100) few.set(i)
+    assert.equal(nativeExactApplies(col, queries, 'L2', false, 10, few), false)
+  })
+
+  it('a flood of exact ties, or scores past float32, still answer as brute force does', async () => {
+    // Positive multiples of one vector: their cosines tie with the k-th far beyond the margin.
+    const n = 9000
+    const copies = new Float32Array(n * DIM)
+    for (let i = 0; i < n; i++) for (let j = 0; j < DIM; j++) copies[i * DIM + j] = (j + 1) * (1 + (i % 7))
+    const col: VectorColumn = { type: 'FloatVector', dim: DIM, data: copies }
+    assert.deepEqual(await nativeExactSearch(col, queries, { metric: 'COSINE', k: 10 }), bruteForceSearch(col, queries, { metric: 'COSINE', k: 10 }))
+    // Rows whose L2 to the queries overflows float32: no hits, as brute force.
+    const huge = new Float32Array(n * DIM).fill(1e20)
+    const far: VectorColumn = { type: 'FloatVector', dim: DIM, data: huge }
+    assert.deepEqual(await nativeExactSearch(far, queries, { metric: 'L2', k: 10 }), bruteForceSearch(far, queries, { metric: 'L2', k: 10 }))
   })
 
   it('rejects what bruteForceSearch rejects', async () => {

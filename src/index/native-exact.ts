@@ -11,9 +11,9 @@
 import { DbError } from '../common/errors.js'
 import type { VectorColumn } from '../schema/columns.js'
 import { columnRows } from '../schema/columns.js'
-import { checkPair, type Hits } from './brute-force.js'
+import { bruteForceSearch, checkPair, type Hits } from './brute-force.js'
 import { columnGraphAddon, filterWords } from './column-graph.js'
-import { EMPTY_HITS, exactScorer } from './dense-rows.js'
+import { EMPTY_HITS, exactScorer, oneRow } from './dense-rows.js'
 import { higherIsBetter, type MetricType } from './metric.js'
 import type { Bitset } from '../common/bitset.js'
 
@@ -32,11 +32,26 @@ export interface NativeExactOptions {
  * Whether nativeExactSearch takes this search: float32 rows, L2/IP/COSINE top-k (range search
  * stays in bruteForceSearch), enough work to pay for the hop, and the addon built.
  */
-export function nativeExactApplies(data: VectorColumn, queries: VectorColumn, metric: MetricType, range: boolean): boolean {
+export function nativeExactApplies(
+  data: VectorColumn,
+  queries: VectorColumn,
+  metric: MetricType,
+  range: boolean,
+  k: number,
+  allow?: Bitset,
+): boolean {
   if (range || data.type !== 'FloatVector' || queries.type !== 'FloatVector' || data.dim !== queries.dim) return false
   if (metric !== 'L2' && metric !== 'IP' && metric !== 'COSINE') return false
-  if (columnRows(data) * data.dim * columnRows(queries) < MIN_WORK) return false
-  return columnGraphAddon() !== null
+  const addon = columnGraphAddon()
+  if (addon === null) return false
+  const rows = columnRows(data)
+  // The JS scan walks only allowed rows; a selective filter leaves it little to do.
+  const scanned = allow === undefined ? rows : Math.min(rows, allow.count())
+  if (scanned * data.dim * columnRows(queries) < MIN_WORK) return false
+  // Each part hands back up to k + margin rows that are re-scored (and sorted) here: past a
+  // quarter of the rows that is more event-loop work than the scan it replaces.
+  const parts = Math.max(1, Math.min(addon.searchThreads, Math.floor(rows / 4096)))
+  return parts * (k + CANDIDATE_MARGIN) * 4 <= scanned
 }
 
 /**
@@ -77,17 +92,32 @@ export async function nativeExactSearch(data: VectorColumn, queries: VectorColum
     const score = exactScorer(data, metric, queries, qi)
     const rows: number[] = []
     const keys: number[] = []
+    // The worst key of each part that came back full: rows it left out rank no better natively.
+    const fullWorst: number[] = []
     for (let p = 0; p < m.parts; p++) {
       const slot = p * live.length + i
       const n = m.counts[slot]!
+      let worst = -Infinity
       for (let j = 0; j < n; j++) {
         const row = m.keys[slot * stride + j]!
+        const key = (higher ? -1 : 1) * Math.fround(score(row))
+        // bruteForceSearch keeps only keys below +Infinity (its hi bound); a float32 overflow is not a hit.
+        if (!(key < Infinity)) continue
         rows.push(row)
-        keys.push((higher ? -1 : 1) * Math.fround(score(row)))
+        keys.push(key)
+        if (key > worst) worst = key
       }
+      if (n === stride && wanted < columnRows(data)) fullWorst.push(worst)
     }
     const order = Array.from(rows.keys()).sort((a, b) => keys[a]! - keys[b]! || rows[a]! - rows[b]!)
     const n = Math.min(k, order.length)
+    // A full part none of whose candidates is worse than the k-th may hold more rows tied with it
+    // (more ties than CANDIDATE_MARGIN, e.g. scaled copies under COSINE): only a full scan can
+    // pick the lowest rows among them as bruteForceSearch does.
+    if (n > 0 && fullWorst.some((w) => w <= keys[order[n - 1]!]!)) {
+      result[qi] = bruteForceSearch(data, oneRow(queries, qi), opts)[0]!
+      return
+    }
     const out = { rows: new Int32Array(n), scores: new Float32Array(n) }
     for (let j = 0; j < n; j++) {
       out.rows[j] = rows[order[j]!]!

@@ -32,8 +32,9 @@ export interface VectorIndex {
    */
   searchBatched?(queries: VectorColumn, opts: IndexSearchOptions, batcher: GraphSearchBatcher): Promise<Hits[]>
   /**
-   * The index files to upload, by file name. Values may be views of the index's own memory: write
-   * them out, never mutate them.
+   * The index files to upload, by file name. Values may be views of the index's own memory (even
+   * of the segment's column): write them out, never mutate them or transfer their buffers, which
+   * would pull the column from under native searches running on other threads.
    */
   serialize(): Map<string, Uint8Array>
 }
