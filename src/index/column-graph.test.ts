@@ -74,6 +74,8 @@ describe('column graph addon', { skip: process.env.HARRIER_NATIVE_GRAPH === '0' 
     // Another row list, a truncated file, or garbage: refused, never read past the column.
     const odd = newColumnGraph(data, DIM, 'cos', 8, 50, Uint32Array.from(rows, (x) => x + 1), 1)
     assert.throws(() => odd.load(bytes), /unexpected key|size disagrees/)
+    // A refused file leaves nothing behind: the object still searches its own (empty) graph.
+    assert.deepEqual(Array.from(odd.search(queries, 1, 1, null, 0).counts), [0])
     assert.throws(() => newColumnGraph(data, DIM, 'cos', 8, 50, rows, 1).load(bytes.subarray(0, bytes.length - 7)), /load failed/)
     assert.throws(() => newColumnGraph(data, DIM, 'cos', 8, 50, rows, 1).load(new Uint8Array(10)), /load failed/)
   })
