@@ -23,6 +23,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -578,6 +579,10 @@ struct Job {
     std::uint8_t const* validRows = nullptr;
     int exactKind = 0;  // 0 l2, 1 ip, 2 cos
     std::size_t parts = 1;
+    // Rows kept: lo <= key < hi, keys being distances (l2) or negated similarities (ip, cos),
+    // already widened by the caller's rounding margin.
+    float lo = -std::numeric_limits<float>::infinity();
+    float hi = std::numeric_limits<float>::infinity();
     std::unique_ptr<Napi::Promise::Deferred> deferred;
 };
 
@@ -980,11 +985,20 @@ void runExact(Job& j, std::size_t part, std::size_t from, std::size_t to) {
     for (std::size_t qi = 0; qi < j.nq; qi++) {
         float const* q = j.queries + qi * j.dim;
         heap.clear();
+        float qinv = 0;
+        if (j.exactKind == 2) {
+            float n2 = dot(q, q, j.dim);
+            qinv = n2 > 0 ? 1.0f / std::sqrt(n2) : 0.0f;
+        }
         for (std::size_t r = from; r < to; r++) {
             if (j.validRows != nullptr && j.validRows[r] == 0) continue;
             if (j.filtered && !(r < j.filter.size && ((j.filter.words[r >> 5] >> (r & 31)) & 1u) != 0)) continue;
             float const* x = j.data + r * j.dim;
-            float d = j.exactKind == 0 ? l2sq(q, x, j.dim) : j.exactKind == 1 ? -dot(q, x, j.dim) : -dot(q, x, j.dim) * inv[r - from];
+            float d = j.exactKind == 0   ? l2sq(q, x, j.dim)
+                      : j.exactKind == 1 ? -dot(q, x, j.dim)
+                                         : -dot(q, x, j.dim) * inv[r - from] * qinv;
+            // Outside the bounds, an overflow to infinity, or NaN: not a candidate.
+            if (!(d >= j.lo && d < j.hi)) continue;
             Entry e{d, static_cast<std::uint32_t>(r)};
             if (heap.size() < j.wanted) {
                 heap.push_back(e);
@@ -1004,7 +1018,9 @@ void runExact(Job& j, std::size_t part, std::size_t from, std::size_t to) {
 }
 
 // exactSearchAsync(column: Float32Array, dim, kind: 'l2'|'ip'|'cos', valid: Uint8Array | null,
-//                  queries: Float32Array, nq, wanted, filterWords: Uint32Array | null, filterSize)
+//                  queries: Float32Array, nq, wanted, filterWords: Uint32Array | null, filterSize,
+//                  lo = -Infinity, hi = Infinity)
+// Keys are squared L2, -dot (ip) or -cosine (cos); only rows with lo <= key < hi are candidates.
 // Promise of {keys, counts, parts}: for part p and query q, counts[p*nq+q] candidate rows at
 // keys[(p*nq+q)*wanted ...], nearest first. Rows are split into parts scanned side by side.
 Napi::Value ExactSearchAsync(Napi::CallbackInfo const& info) {
@@ -1036,6 +1052,8 @@ Napi::Value ExactSearchAsync(Napi::CallbackInfo const& info) {
     if (qf.ElementLength() < job->nq * job->dim) throw Napi::RangeError::New(env, "queries shorter than nq rows");
     job->queries = qf.Data();
     job->data = col.Data();
+    if (info.Length() > 9 && info[9].IsNumber()) job->lo = info[9].As<Napi::Number>().FloatValue();
+    if (info.Length() > 10 && info[10].IsNumber()) job->hi = info[10].As<Napi::Number>().FloatValue();
     job->filtered = info[7].IsTypedArray();
     if (job->filtered) {
         auto w = typedArg<Napi::Uint32Array>(info[7], napi_uint32_array, "filterWords must be a Uint32Array");

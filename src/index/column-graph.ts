@@ -67,7 +67,8 @@ interface Addon {
   /**
    * Exact scan of the column's non-null, allowed rows on the native threads: per part of the rows
    * and query, up to `wanted` candidate rows nearest first by the addon's own float32 kernels
-   * (parts*nq lists; see native-exact.ts, which re-scores them).
+   * (parts*nq lists; see native-exact.ts, which re-scores them), among rows whose key (squared L2,
+   * -dot, -cosine) lies in [lo, hi).
    */
   readonly exactSearchAsync: (
     column: Float32Array,
@@ -79,6 +80,8 @@ interface Addon {
     wanted: number,
     words: Uint32Array | null,
     size: number,
+    lo?: number,
+    hi?: number,
   ) => Promise<NativeMatches & { readonly parts: number }>
   /** malloc_trim(0): returns the allocator's free pages to the OS (glibc only). */
   readonly trimMemory: () => boolean

@@ -35,8 +35,8 @@ export function buildFlatIndex(data: VectorColumn, metric: MetricType): VectorIn
       bruteForceSearch(data, queries, { ...opts, metric }),
     // Large float32 scans run on the native threads (same results, see native-exact.ts).
     searchBatched: async (queries: VectorColumn, opts: IndexSearchOptions) =>
-      nativeExactApplies(data, queries, metric, opts.radius !== undefined, opts.k, opts.allow)
-        ? nativeExactSearch(data, queries, { metric, k: opts.k, allow: opts.allow })
+      nativeExactApplies(data, queries, metric, opts.k, opts.allow)
+        ? nativeExactSearch(data, queries, { ...opts, metric })
         : bruteForceSearch(data, queries, { ...opts, metric }),
     serialize: () => serializeFlat(data, metric),
   }

@@ -611,9 +611,9 @@ export class HnswIndex implements VectorIndex {
         continue
       }
       const one = oneRow(q, qi)
-      const { metric, k, allow, radius } = plan.exactOpts
-      plan.result[qi] = nativeExactApplies(this.#data, one, metric, radius !== undefined, k, allow)
-        ? (await nativeExactSearch(this.#data, one, { metric, k, allow }))[0]!
+      const { metric, k, allow } = plan.exactOpts
+      plan.result[qi] = nativeExactApplies(this.#data, one, metric, k, allow)
+        ? (await nativeExactSearch(this.#data, one, plan.exactOpts))[0]!
         : this.#exactOne(q, qi, plan.exactOpts)
     }
   }

@@ -30,6 +30,23 @@ describe('native exact search', { skip: !columnGraphAvailable() && 'the harrier_
     })
   }
 
+  for (const metric of ['L2', 'IP', 'COSINE'] as const) {
+    it(`${metric}: range search (radius, range_filter) identical to bruteForceSearch`, async () => {
+      const col: VectorColumn = { type: 'FloatVector', dim: DIM, data }
+      // Bounds from the scores themselves: a band around the 5th..200th best of query 0, with the
+      // bounds exactly on scores of rows, so that rounding at the edges matters.
+      const ranked = bruteForceSearch(col, queries, { metric, k: 300 })[0]!.scores
+      const inner = ranked[4]!
+      const outer = ranked[199]!
+      for (const k of [10, 50, 500]) {
+        for (const o of [{ radius: outer }, { radius: outer, rangeFilter: inner }]) {
+          const want = bruteForceSearch(col, queries, { metric, k, ...o })
+          assert.deepEqual(await nativeExactSearch(col, queries, { metric, k, ...o }), want, `k ${k} ${JSON.stringify(o)}`)
+        }
+      }
+    })
+  }
+
   it('skips null rows and answers null queries with no hits, as brute force', async () => {
     const valid = new Uint8Array(N).fill(1)
     for (let i = 0; i < N; i += 3) valid[i] = 0
@@ -49,21 +66,20 @@ describe('native exact search', { skip: !columnGraphAvailable() && 'the harrier_
     }
   })
 
-  it('takes only large float32 top-k searches with few candidates and enough allowed rows', () => {
+  it('takes only large float32 searches with few candidates and enough allowed rows', () => {
     const col: VectorColumn = { type: 'FloatVector', dim: DIM, data }
-    assert.equal(nativeExactApplies(col, queries, 'L2', false, 10), true)
-    assert.equal(nativeExactApplies(col, queries, 'L2', true, 10), false, 'range search stays in JS')
-    assert.equal(nativeExactApplies(col, queries, 'HAMMING', false, 10), false)
+    assert.equal(nativeExactApplies(col, queries, 'L2', 10), true)
+    assert.equal(nativeExactApplies(col, queries, 'HAMMING', 10), false)
     const small: VectorColumn = { type: 'FloatVector', dim: DIM, data: data.subarray(0, DIM * 100) }
-    assert.equal(nativeExactApplies(small, queries, 'L2', false, 10), false)
+    assert.equal(nativeExactApplies(small, queries, 'L2', 10), false)
     const f16: VectorColumn = { type: 'Float16Vector', dim: DIM, data: new Uint16Array(N * DIM) }
-    assert.equal(nativeExactApplies(f16, { type: 'Float16Vector', dim: DIM, data: new Uint16Array(DIM) }, 'L2', false, 10), false)
+    assert.equal(nativeExactApplies(f16, { type: 'Float16Vector', dim: DIM, data: new Uint16Array(DIM) }, 'L2', 10), false)
     // A k near the row count would re-score more candidates on the event loop than the scan saves.
-    assert.equal(nativeExactApplies(col, queries, 'L2', false, N / 2), false)
+    assert.equal(nativeExactApplies(col, queries, 'L2', N / 2), false)
     // A selective filter leaves the JS scan (which walks allowed rows only) little to do.
     const few = new Bitset(N)
     for (let i = 0; i < N; i += 100) few.set(i)
-    assert.equal(nativeExactApplies(col, queries, 'L2', false, 10, few), false)
+    assert.equal(nativeExactApplies(col, queries, 'L2', 10, few), false)
   })
 
   it('a flood of exact ties, or scores past float32, still answer as brute force does', async () => {
@@ -80,6 +96,7 @@ describe('native exact search', { skip: !columnGraphAvailable() && 'the harrier_
   })
 
   it('rejects what bruteForceSearch rejects', async () => {
+    await assert.rejects(nativeExactSearch({ type: 'FloatVector', dim: DIM, data }, queries, { metric: 'L2', k: 5, radius: 1, rangeFilter: 2 }), /range_filter must be less/)
     const col: VectorColumn = { type: 'FloatVector', dim: DIM, data }
     await assert.rejects(nativeExactSearch(col, { type: 'FloatVector', dim: 4, data: new Float32Array(4) }, { metric: 'L2', k: 5 }), /dim|dimension/i)
     await assert.rejects(nativeExactSearch(col, queries, { metric: 'L2', k: 0 }), /topk/)

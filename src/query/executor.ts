@@ -119,7 +119,7 @@ function planSearch(rt: CollectionRuntime, spec: SearchSpec): SearchPlan {
       tasks.push({
         search: () => bruteForceSearch(col, spec.queries, exactOpts),
         // Growing and unindexed chunks: large float32 scans run on the native threads.
-        batched: nativeExactApplies(col, spec.queries, spec.metric, spec.radius !== undefined, k, allow)
+        batched: nativeExactApplies(col, spec.queries, spec.metric, k, allow)
           ? () => nativeExactSearch(col, spec.queries, exactOpts)
           : undefined,
       })
