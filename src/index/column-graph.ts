@@ -106,7 +106,7 @@ export function columnGraphAddon(): Addon | null {
   return cached
 }
 
-/** Whether float32 HNSW indexes are built on the column graph here. */
+/** Whether HNSW indexes over dense rows are built on the column graph here. */
 export function columnGraphAvailable(): boolean {
   return columnGraphAddon() !== null
 }

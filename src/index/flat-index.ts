@@ -3,7 +3,7 @@ import type { SparseRow, VectorColumn } from '../schema/columns.js'
 import { columnRows } from '../schema/columns.js'
 import { isVectorType } from '../schema/types.js'
 import { bruteForceSearch } from './brute-force.js'
-import { nativeExactApplies, nativeExactSearch } from './native-exact.js'
+import { exactSearch } from './native-exact.js'
 import { checkMetric, type MetricType } from './metric.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
 
@@ -34,10 +34,7 @@ export function buildFlatIndex(data: VectorColumn, metric: MetricType): VectorIn
     search: (queries: VectorColumn, opts: IndexSearchOptions) =>
       bruteForceSearch(data, queries, { ...opts, metric }),
     // Large float32 scans run on the native threads (same results, see native-exact.ts).
-    searchBatched: async (queries: VectorColumn, opts: IndexSearchOptions) =>
-      nativeExactApplies(data, queries, metric, opts.k, opts.allow)
-        ? nativeExactSearch(data, queries, { ...opts, metric })
-        : bruteForceSearch(data, queries, { ...opts, metric }),
+    searchBatched: (queries: VectorColumn, opts: IndexSearchOptions) => exactSearch(data, queries, { ...opts, metric }),
     serialize: () => serializeFlat(data, metric),
   }
 }

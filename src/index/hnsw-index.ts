@@ -67,7 +67,7 @@ import {
 } from './dense-rows.js'
 import { type ColumnElement, type ColumnGraph, type ColumnGraphKind, columnGraphAvailable, filterWords, newColumnGraph } from './column-graph.js'
 import { type GraphMatches, type GraphSearchBatcher, searchGraph } from './graph-search.js'
-import { nativeExactApplies, nativeExactSearch } from './native-exact.js'
+import { exactSearch } from './native-exact.js'
 import { type HnswBuildParams, hnswBuildParams, indexTypeSpec, type SearchProfile, searchEf } from './index-params.js'
 import { checkMetric, higherIsBetter, type MetricType } from './metric.js'
 import type { IndexSearchOptions, VectorIndex } from './vector-index.js'
@@ -610,11 +610,7 @@ export class HnswIndex implements VectorIndex {
         plan.result[qi] = next.hits
         continue
       }
-      const one = oneRow(q, qi)
-      const { metric, k, allow } = plan.exactOpts
-      plan.result[qi] = nativeExactApplies(this.#data, one, metric, k, allow)
-        ? (await nativeExactSearch(this.#data, one, plan.exactOpts))[0]!
-        : this.#exactOne(q, qi, plan.exactOpts)
+      plan.result[qi] = (await exactSearch(this.#data, oneRow(q, qi), plan.exactOpts))[0]!
     }
   }
 

@@ -64,6 +64,14 @@ export function nativeExactApplies(
 }
 
 /**
+ * bruteForceSearch's answer, from the native scan where nativeExactApplies says it pays and from
+ * bruteForceSearch itself otherwise: what every exact scan that may leave the event loop calls.
+ */
+export async function exactSearch(data: VectorColumn, queries: VectorColumn, opts: NativeExactOptions): Promise<Hits[]> {
+  return nativeExactApplies(data, queries, opts.metric, opts.k, opts.allow) ? nativeExactSearch(data, queries, opts) : bruteForceSearch(data, queries, opts)
+}
+
+/**
  * bruteForceSearch's top-k for float32 columns, scanned on the native threads.
  *
  * @throws DbError ParameterInvalid as bruteForceSearch does; ServiceInternal if the addon fails.

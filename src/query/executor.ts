@@ -11,13 +11,12 @@
 import { invalid } from '../common/errors.js'
 import {
   bruteForceSearch,
+  exactSearch,
   type GraphSearchBatcher,
   higherIsBetter,
   type Hits,
   mergeTopK,
   type MetricType,
-  nativeExactApplies,
-  nativeExactSearch,
 } from '../index/index.js'
 import type { Column, VectorColumn } from '../schema/columns.js'
 import { emptyColumn, takeRows } from '../schema/field-data.js'
@@ -119,9 +118,7 @@ function planSearch(rt: CollectionRuntime, spec: SearchSpec): SearchPlan {
       tasks.push({
         search: () => bruteForceSearch(col, spec.queries, exactOpts),
         // Growing and unindexed chunks: large float32 scans run on the native threads.
-        batched: nativeExactApplies(col, spec.queries, spec.metric, k, allow)
-          ? () => nativeExactSearch(col, spec.queries, exactOpts)
-          : undefined,
+        batched: () => exactSearch(col, spec.queries, exactOpts),
       })
     }
   }
